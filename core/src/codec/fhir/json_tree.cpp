@@ -252,6 +252,9 @@ Result<JsonTree> JsonTree::parse(std::string_view text, std::string_view name, c
       return fail(who + ": " + where + ": refused: JSON nested deeper than " + std::to_string(limits.max_depth) +
                   " levels");
     }
+    if (ec == boost::json::error::exponent_overflow) {
+      return fail(who + ": " + where + ": refused: a number outside the range of an IEEE double");
+    }
     if (ec == boost::json::error::syntax || ec == boost::json::error::incomplete) {
       // Boost reports invalid UTF-8 as a syntax error at the offending byte.
       return fail(who + ": " + where + ": not valid JSON (or not UTF-8): " + ec.message());
@@ -259,6 +262,9 @@ Result<JsonTree> JsonTree::parse(std::string_view text, std::string_view name, c
     return fail(who + ": " + where + ": not valid JSON: " + ec.message());
   }
   if (!parser.done() || tree.nodes_.empty()) return fail(who + ": not a complete JSON document");
+  if (used != text.size()) {
+    return fail(who + ": " + lineColumn(text, used) + ": not valid JSON: data after the end of the document");
+  }
   return tree;
 }
 
