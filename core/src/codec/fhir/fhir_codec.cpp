@@ -35,8 +35,8 @@ bool isXmlText(std::string_view s) {
 
 bool isElementName(std::string_view s) {
   if (s.empty()) return false;
-  const auto first = static_cast<unsigned char>(s.front());
-  if (!std::isalpha(first) && first != '_') return false;
+  // A leading '_' would read as a primitive's extension property in JSON.
+  if (!std::isalpha(static_cast<unsigned char>(s.front()))) return false;
   return std::all_of(s.begin() + 1, s.end(), [](char ch) {
     const auto c = static_cast<unsigned char>(ch);
     return std::isalnum(c) || c == '_' || c == '-' || c == '.';
@@ -48,13 +48,7 @@ std::optional<std::string> numberProblem(std::string_view lexical, std::string_v
     return "a number longer than " + std::to_string(limits.max_number_chars) + " characters";
   }
   if (!isJsonNumber(lexical)) return "not a valid " + std::string(fhir_type) + " (JSON number syntax)";
-  std::size_t e = lexical.find_first_of("eE");
-  if (e != std::string_view::npos) {
-    std::size_t i = e + 1;
-    if (lexical[i] == '+' || lexical[i] == '-') ++i;
-    while (i < lexical.size() && lexical[i] == '0') ++i;
-    if (lexical.size() - i > 3) return std::string("a number outside the range of an IEEE double");
-  }
+  if (isHugeNumber(lexical)) return std::string("refused: a number outside the range of an IEEE double");
   if (fhir_type == "decimal") return std::nullopt;
   // integer, positiveInt, unsignedInt: a signed 32-bit integer without
   // fraction or exponent (https://hl7.org/fhir/R4/datatypes.html#integer).

@@ -20,8 +20,9 @@ inline std::string_view view(const xmlChar* s) { return s == nullptr ? std::stri
 /// which no XML document can.
 bool isXmlText(std::string_view s);
 
-/// True for the element and type names FHIR uses: an ASCII letter or '_'
-/// followed by letters, digits, '_', '-' or '.' (a subset of XML NCName).
+/// True for the element and type names FHIR uses: an ASCII letter followed
+/// by letters, digits, '_', '-' or '.' (a subset of XML NCName that JSON
+/// property names can carry both ways).
 bool isElementName(std::string_view s);
 
 /// Checks a number's lexical form for a FHIR primitive type: JSON number

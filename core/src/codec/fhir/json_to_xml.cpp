@@ -111,7 +111,10 @@ class JsonToXmlConverter {
     std::size_t position = 0;
     for (Node m = tree_.node(obj).first_child; m != kNoNode; m = tree_.node(m).next_sibling, ++position) {
       std::string_view key = tree_.key(m);
-      if (is_resource && key == "resourceType") continue;
+      if (key == "resourceType") {
+        if (is_resource) continue;
+        return failAt(m, "resourceType is only allowed on a resource");
+      }
       const bool extra = !key.empty() && key.front() == '_';
       std::string_view name = extra ? key.substr(1) : key;
       if (!detail::isElementName(name)) return failAt(m, "property name is not a FHIR element name");
@@ -368,8 +371,16 @@ class JsonToXmlConverter {
       Property p{name, v, x, 0, nullptr};
       std::vector<std::pair<Node, Node>> list;
       if (!items(p, true, list)) return false;
+      // All objects or all primitives: a mixture has no FHIR meaning.
+      bool objects = false;
+      bool scalars = false;
       for (auto [iv, ix] : list) {
-        if (!isNull(tree_, iv) && tree_.kind(iv) == JsonKind::kArray) return failAt(iv, "nested arrays are not FHIR");
+        if (isNull(tree_, iv)) continue;
+        if (tree_.kind(iv) == JsonKind::kArray) return failAt(iv, "nested arrays are not FHIR");
+        (tree_.kind(iv) == JsonKind::kObject ? objects : scalars) = true;
+      }
+      if (objects && scalars) return failAt(v, "an array mixing objects and primitive values");
+      for (auto [iv, ix] : list) {
         if (!genericItem(name, iv, ix, parent)) return false;
       }
       return true;

@@ -4,7 +4,7 @@
 #include <boost/json/error.hpp>
 #include <boost/system/errc.hpp>
 
-#include <cmath>
+#include <charconv>
 #include <limits>
 
 namespace cb::codec::fhir {
@@ -78,13 +78,10 @@ class JsonTreeBuilder {
     }
     return true;
   }
-  bool on_int64(std::int64_t, boost::json::string_view s, boost::json::error_code& ec) { return number(s, true, ec); }
-  bool on_uint64(std::uint64_t, boost::json::string_view s, boost::json::error_code& ec) {
-    return number(s, true, ec);
-  }
-  bool on_double(double d, boost::json::string_view s, boost::json::error_code& ec) {
-    return number(s, std::isfinite(d), ec);
-  }
+  // The parsed values are ignored: the lexical form is what FHIR keeps.
+  bool on_int64(std::int64_t, boost::json::string_view s, boost::json::error_code& ec) { return number(s, ec); }
+  bool on_uint64(std::uint64_t, boost::json::string_view s, boost::json::error_code& ec) { return number(s, ec); }
+  bool on_double(double, boost::json::string_view s, boost::json::error_code& ec) { return number(s, ec); }
   bool on_bool(bool b, boost::json::error_code& ec) {
     return leaf(b ? JsonKind::kTrue : JsonKind::kFalse, tree_.text_.size(), ec);
   }
@@ -109,6 +106,7 @@ class JsonTreeBuilder {
       Frame& parent = stack_.back();
       JsonNode& p = tree_.nodes_[parent.node];
       node.parent = parent.node;
+      node.position = p.child_count;
       if (p.kind == JsonKind::kObject) {
         node.key_offset = static_cast<std::uint32_t>(key_offset_);
         node.key_length = static_cast<std::uint32_t>(key_length_);
@@ -137,22 +135,10 @@ class JsonTreeBuilder {
 
   bool leaf(JsonKind kind, std::size_t text_offset, boost::json::error_code& ec) { return add(kind, text_offset, ec); }
 
-  bool number(boost::json::string_view rest, bool finite, boost::json::error_code& ec) {
+  bool number(boost::json::string_view rest, boost::json::error_code& ec) {
     if (!on_number_part(rest, ec)) return false;
     in_number_ = false;
-    std::string_view lexical = std::string_view(tree_.text_).substr(part_offset_);
-    // FHIR decimals are exact, but receivers commonly hold them as doubles;
-    // a value no double can hold, or an exponent of 1e999999 size, is an
-    // attack or an error, never a measurement.
-    std::size_t e = lexical.find_first_of("eE");
-    std::size_t exponent_digits = 0;
-    if (e != std::string_view::npos) {
-      std::size_t i = e + 1;
-      if (i < lexical.size() && (lexical[i] == '+' || lexical[i] == '-')) ++i;
-      while (i < lexical.size() && lexical[i] == '0') ++i;  // leading zeros carry no size
-      exponent_digits = lexical.size() - i;
-    }
-    if (!finite || exponent_digits > 3) {
+    if (isHugeNumber(std::string_view(tree_.text_).substr(part_offset_))) {
       if (!leaf(JsonKind::kNumber, part_offset_, ec)) return false;
       return refuseAt(static_cast<std::uint32_t>(tree_.nodes_.size() - 1),
                       "refused: a number outside the range of an IEEE double", ec);
@@ -283,9 +269,7 @@ std::string JsonTree::pointer(std::uint32_t index) const {
     if (parent.kind == JsonKind::kObject) {
       tokens.push_back(escapePointerToken(key(n)));
     } else {
-      std::uint32_t position = 0;
-      for (std::uint32_t c = parent.first_child; c != kNoNode && c != n; c = nodes_[c].next_sibling) ++position;
-      tokens.push_back(std::to_string(position));
+      tokens.push_back(std::to_string(nodes_[n].position));
     }
   }
   std::string out;
@@ -353,6 +337,40 @@ bool isJsonNumber(std::string_view s) {
     while (digit(i)) ++i;
   }
   return i == s.size();
+}
+
+bool isHugeNumber(std::string_view lexical) {
+  std::size_t e = lexical.find_first_of("eE");
+  int exponent = 0;
+  if (e != std::string_view::npos) {
+    std::size_t i = e + 1;
+    const bool negative = i < lexical.size() && lexical[i] == '-';
+    if (i < lexical.size() && (lexical[i] == '+' || lexical[i] == '-')) ++i;
+    while (i < lexical.size() && lexical[i] == '0') ++i;  // leading zeros carry no size
+    if (lexical.size() - i > 3) return true;
+    for (; i < lexical.size(); ++i) exponent = exponent * 10 + (lexical[i] - '0');
+    if (negative) exponent = -exponent;
+  }
+  double value = 0;
+  auto [end, ec] = std::from_chars(lexical.data(), lexical.data() + lexical.size(), value);
+  if (ec != std::errc::result_out_of_range) return false;
+  // Out of range is overflow or underflow; only overflow matters (an
+  // underflow is a tiny value that rounds to zero). Tell them apart by the
+  // decimal magnitude of the leading significant digit.
+  std::string_view mantissa = lexical.substr(0, e);
+  if (!mantissa.empty() && mantissa.front() == '-') mantissa.remove_prefix(1);
+  const std::size_t dot = mantissa.find('.');
+  const std::string_view whole = mantissa.substr(0, dot);
+  int lead = 0;
+  if (whole != "0") {
+    lead = static_cast<int>(whole.size()) - 1;
+  } else {
+    const std::string_view fraction = dot == std::string_view::npos ? std::string_view() : mantissa.substr(dot + 1);
+    const std::size_t first = fraction.find_first_not_of('0');
+    if (first == std::string_view::npos) return false;  // zero
+    lead = -static_cast<int>(first) - 1;
+  }
+  return lead + exponent >= 0;
 }
 
 void JsonWriter::newline() {

@@ -32,6 +32,7 @@ struct JsonNode {
   std::uint32_t first_child = kNoNode;
   std::uint32_t next_sibling = kNoNode;
   std::uint32_t child_count = 0;
+  std::uint32_t position = 0;    ///< index among the parent's children
   std::uint32_t key_offset = 0;  ///< member name, when the parent is an object
   std::uint32_t key_length = 0;
   std::uint32_t text_offset = 0;  ///< string contents (unescaped) or number lexical form
@@ -112,5 +113,12 @@ void appendJsonString(std::string& out, std::string_view value);
 /// True when `text` is a JSON number (RFC 8259 section 6), which is also the
 /// FHIR decimal lexical space (https://hl7.org/fhir/R4/datatypes.html#decimal).
 bool isJsonNumber(std::string_view text);
+
+/// True when a valid JSON number is too large for an IEEE double (beyond
+/// +-1.8e308) or has an exponent of more than three digits. FHIR decimals
+/// are exact, but receivers commonly hold them as doubles; such a value is an
+/// attack or an error, never a measurement. Both directions of the codec
+/// apply this same rule, so whatever one writes the other reads.
+bool isHugeNumber(std::string_view lexical);
 
 }  // namespace cb::codec::fhir

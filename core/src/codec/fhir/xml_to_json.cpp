@@ -12,6 +12,7 @@
 #include <cctype>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace cb::codec::fhir {
 namespace {
@@ -124,8 +125,11 @@ class XmlToJsonConverter {
       attributes.emplace_back(name, detail::attributeValue(a));
     }
 
+    std::unordered_set<std::string_view> attribute_names;
+    for (const auto& a : attributes) attribute_names.insert(a.first);
     std::vector<Group> groups;
     std::unordered_map<std::string_view, std::size_t> index;
+    std::unordered_map<const ElementDef*, std::string_view> choices;  // choice element -> the variant seen
     std::size_t last_order = 0;
     for (const xmlNode* c = el->children; c != nullptr; c = c->next) {
       if (c->type == XML_COMMENT_NODE || c->type == XML_PI_NODE) continue;
@@ -138,6 +142,14 @@ class XmlToJsonConverter {
       }
       if (c->type != XML_ELEMENT_NODE) return failAt(c, "unexpected XML node");
       const std::string_view name = view(c->name);
+      // Names JSON could not carry back (json.html: property names are the
+      // element names; "_" starts a primitive's extension property).
+      if (!detail::isElementName(name) || name == "resourceType") {
+        return failAt(c, "element name is not a FHIR element name");
+      }
+      if (attribute_names.count(name) != 0) {
+        return failAt(c, "both an attribute and an element named " + std::string(name));
+      }
       const PropertyMatch* match = nullptr;
       if (s != nullptr) match = s->find(name);
       else if ((name == "extension" || name == "modifierExtension")) match = extension_;
@@ -152,6 +164,10 @@ class XmlToJsonConverter {
       }
       auto [it, added] = index.emplace(name, groups.size());
       if (added) {
+        // Two variants of one choice element (valueString and valueQuantity) cannot both be there.
+        if (match != nullptr && match->element->choice && !choices.emplace(match->element, name).second) {
+          return failAt(c, "more than one type for the choice element " + std::string(match->element->name) + "[x]");
+        }
         groups.push_back({name, match, {}});
         if (match != nullptr) {
           if (match->element->order < last_order) warn(c, "element " + std::string(name) + " is out of definition order");
@@ -165,16 +181,6 @@ class XmlToJsonConverter {
         return failAt(c, "refused: more than " + std::to_string(limits_.max_array_length) + " repeats of an element");
       }
       g.nodes.push_back(c);
-    }
-    // Two choice variants of one element (valueString and valueQuantity) cannot both be there.
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-      for (std::size_t j = i + 1; j < groups.size(); ++j) {
-        if (groups[i].match != nullptr && groups[j].match != nullptr &&
-            groups[i].match->element == groups[j].match->element && groups[i].match->element->choice) {
-          return failAt(groups[j].nodes.front(), "more than one type for the choice element " +
-                                                     std::string(groups[i].match->element->name) + "[x]");
-        }
-      }
     }
 
     for (const auto& [name, value] : attributes) {
@@ -387,7 +393,13 @@ class XmlToJsonConverter {
     xmlDocSetRootElement(holder.get(), copy);
     xmlReconciliateNs(holder.get(), copy);
     xmlBufferPtr buf = xmlBufferCreate();
-    xmlSaveCtxtPtr save = xmlSaveToBuffer(buf, "UTF-8", XML_SAVE_NO_DECL | XML_SAVE_AS_XML);
+    xmlSaveCtxtPtr save = buf != nullptr ? xmlSaveToBuffer(buf, "UTF-8", XML_SAVE_NO_DECL | XML_SAVE_AS_XML) : nullptr;
+    if (save == nullptr) {
+      if (buf != nullptr) xmlBufferFree(buf);
+      return failAt(div, "out of memory writing the narrative");
+    }
+    // UTF-8 output keeps non-ASCII text as is (without an encoding libxml2
+    // would write character references).
     xmlSaveTree(save, copy);
     xmlSaveClose(save);
     std::string text(reinterpret_cast<const char*>(xmlBufferContent(buf)), static_cast<std::size_t>(xmlBufferLength(buf)));
@@ -431,10 +443,12 @@ class XmlToJsonConverter {
     }
     if (primitive_shape &&
         std::any_of(items.begin(), items.end(), [](const PrimitiveItem& i) { return i.value.has_value(); })) {
+      std::vector<PrimitiveItem> kept;
       for (PrimitiveItem& i : items) {
         if (i.value && i.value->empty()) i.value.reset();
+        if (i.value || i.hasExtra()) kept.push_back(std::move(i));
       }
-      return writePrimitives(g.name, as_text, many, items, depth);
+      return writePrimitives(g.name, as_text, many, kept, depth);
     }
     out_.key(g.name);
     if (many) out_.beginArray();
