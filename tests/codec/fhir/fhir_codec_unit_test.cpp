@@ -191,6 +191,25 @@ TEST(FhirCodecPrimitives, EmptyStringsAreDroppedWithAWarning) {
   EXPECT_TRUE(anyWarning(warnings, "/gender"));
 }
 
+TEST(FhirCodecPrimitives, EmptyObjectsAndArraysAreDroppedBothWays) {
+  // json.html: no empty objects, arrays or strings; an object holding only
+  // empty objects is empty too.
+  Warnings warnings;
+  expectXml(R"({"resourceType":"Patient","name":[{}],"maritalStatus":{"coding":[{}]},"telecom":[],
+    "address":[{"line":[""]}],"gender":"male"})",
+            std::string("<Patient ") + kNs + R"(><gender value="male"/></Patient>)", &warnings);
+  EXPECT_TRUE(anyWarning(warnings, "empty element dropped"));
+  EXPECT_TRUE(anyWarning(warnings, "empty array"));
+  Warnings back;
+  EXPECT_EQ(toJson(std::string("<Patient ") + kNs + R"(><name/><maritalStatus><coding/></maritalStatus>
+      <address><line value=""/></address><contact><name><given><extension/></given></name></contact>
+      <gender value="male"/></Patient>)",
+                   &back),
+            R"({"resourceType":"Patient","gender":"male"})");
+  EXPECT_TRUE(anyWarning(back, "empty element name dropped"));
+  EXPECT_TRUE(anyWarning(back, "empty extension dropped"));
+}
+
 // --- structure --------------------------------------------------------------------
 
 TEST(FhirCodecStructure, ElementsAreWrittenInDefinitionOrder) {

@@ -131,7 +131,6 @@ class JsonToXmlConverter {
   bool structure(const StructureDef& s, Node obj, xmlNodePtr el, bool is_resource) {
     std::vector<Property> props;
     if (!collect(obj, is_resource, props)) return false;
-    if (props.empty() && !is_resource) warn(obj, "empty object");
     std::unordered_set<const ElementDef*> used;
     for (Property& p : props) {
       p.match = s.find(p.name);
@@ -225,7 +224,9 @@ class JsonToXmlConverter {
       switch (t.kind) {
         case TypeKind::kComplex: {
           if (tree_.kind(v) != JsonKind::kObject) return failAt(v, "expected a JSON object (" + std::string(t.code) + ")");
-          if (!structure(*t.structure, v, child(parent, p.name), false)) return false;
+          xmlNodePtr el = child(parent, p.name);
+          if (!structure(*t.structure, v, el, false)) return false;
+          dropIfEmpty(el, v);
           break;
         }
         case TypeKind::kResource:
@@ -239,6 +240,17 @@ class JsonToXmlConverter {
       }
     }
     return true;
+  }
+
+  // json.html: objects and arrays are never empty, and an XML element with
+  // neither value nor children is not FHIR either. Dropping one loses
+  // nothing; it happens bottom-up, so an object holding only empty objects
+  // goes too.
+  void dropIfEmpty(xmlNodePtr el, Node where) {
+    if (el->properties != nullptr || el->children != nullptr) return;
+    warn(where, "empty element dropped");
+    xmlUnlinkNode(el);
+    xmlFreeNode(el);
   }
 
   bool checkString(Node n) {
@@ -283,6 +295,7 @@ class JsonToXmlConverter {
     xmlNodePtr el = child(parent, name);
     if (!isNull(tree_, x) && !primitiveExtra(x, el)) return false;
     if (value) attribute(el, "value", *value);
+    dropIfEmpty(el, isNull(tree_, x) ? v : x);
     return true;
   }
 
@@ -309,7 +322,9 @@ class JsonToXmlConverter {
     if (tree_.kind(list) != JsonKind::kArray) return failAt(list, "expected an array of extensions");
     for (Node e = tree_.node(list).first_child; e != kNoNode; e = tree_.node(e).next_sibling) {
       if (tree_.kind(e) != JsonKind::kObject) return failAt(e, "expected an extension object");
-      if (!structure(ext, e, child(parent, name), false)) return false;
+      xmlNodePtr el = child(parent, name);
+      if (!structure(ext, e, el, false)) return false;
+      dropIfEmpty(el, e);
     }
     return true;
   }
@@ -406,6 +421,7 @@ class JsonToXmlConverter {
           return false;
         }
       }
+      dropIfEmpty(el, v);
       return true;
     }
     TypeRef as_text;

@@ -391,6 +391,17 @@ void JsonWriter::beforeValue() {
   }
 }
 
+JsonWriter::Mark JsonWriter::mark() const {
+  return Mark{out_.size(), levels_.size(), !levels_.empty() && levels_.back().any, after_key_};
+}
+
+void JsonWriter::rollback(const Mark& mark) {
+  out_.resize(mark.length);
+  levels_.resize(mark.depth);
+  if (!levels_.empty()) levels_.back().any = mark.any;
+  after_key_ = mark.after_key;
+}
+
 void JsonWriter::beginObject() {
   beforeValue();
   out_ += '{';

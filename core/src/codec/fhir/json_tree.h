@@ -94,6 +94,19 @@ class JsonWriter {
 
   std::string take() { return std::move(out_); }
 
+  /// A point in the output to roll back to, e.g. when an object turns out
+  /// empty after its members were considered (json.html: no empty objects).
+  struct Mark {
+    std::size_t length;
+    std::size_t depth;
+    bool any;
+    bool after_key;
+  };
+  Mark mark() const;
+  void rollback(const Mark& mark);
+  /// True when nothing was written in the innermost open object or array.
+  bool innermostEmpty() const { return levels_.empty() || !levels_.back().any; }
+
  private:
   void beforeValue();
   void newline();

@@ -252,17 +252,53 @@ class XmlToJsonConverter {
     return resource(inner, depth + 1);
   }
 
+  // Objects for a group of complex elements. One that turns out empty is
+  // taken back out (json.html: no empty objects or arrays), and so is the
+  // property when nothing is left.
   bool objects(const Group& g, const StructureDef* s, bool many, std::size_t depth) {
+    const JsonWriter::Mark before_key = out_.mark();
     out_.key(g.name);
     if (many) out_.beginArray();
+    std::size_t written = 0;
     for (const xmlNode* n : g.nodes) {
       if (!checkDepth(n, depth + 1)) return false;
+      const JsonWriter::Mark before_item = out_.mark();
       out_.beginObject();
       if (!body(s, n, false, depth + 1)) return false;
+      if (out_.innermostEmpty()) {
+        out_.rollback(before_item);
+        warn(n, "empty element " + std::string(g.name) + " dropped");
+        continue;
+      }
       out_.endObject();
+      ++written;
     }
     if (many) out_.endArray();
+    if (written == 0) out_.rollback(before_key);
     return true;
+  }
+
+  // True when an element or its descendants carry anything JSON would show:
+  // a non-empty attribute or a narrative div. Iterative: a subtree's depth is
+  // not yet checked here.
+  static bool hasContent(const xmlNode* root) {
+    const xmlNode* n = root;
+    while (n != nullptr) {
+      if (n->type == XML_ELEMENT_NODE) {
+        if (detail::inNamespace(n, kXhtmlNamespace)) return true;
+        for (const xmlAttr* a = n->properties; a != nullptr; a = a->next) {
+          if (a->ns == nullptr && !detail::attributeValue(a).empty()) return true;
+        }
+        if (n->children != nullptr) {
+          n = n->children;
+          continue;
+        }
+      }
+      while (n != root && n->next == nullptr) n = n->parent;
+      if (n == root) return false;
+      n = n->next;
+    }
+    return false;
   }
 
   // Reads value, id and extensions of a primitive element.
@@ -282,7 +318,8 @@ class XmlToJsonConverter {
         continue;
       }
       if (detail::inNamespace(c, kFhirNamespace) && view(c->name) == "extension") {
-        item.extensions.push_back(c);
+        if (hasContent(c)) item.extensions.push_back(c);
+        else warn(c, "empty extension dropped");
         continue;
       }
       if (generic) return false;  // not a primitive after all; the caller tries an object
@@ -450,19 +487,30 @@ class XmlToJsonConverter {
       }
       return writePrimitives(g.name, as_text, many, kept, depth);
     }
+    const JsonWriter::Mark before_key = out_.mark();
     out_.key(g.name);
     if (many) out_.beginArray();
+    std::size_t written = 0;
     for (const xmlNode* n : g.nodes) {
       if (const xmlNode* inner = soleResource(n)) {
         if (!resource(inner, depth + 2)) return false;
+        ++written;
         continue;
       }
       if (!checkDepth(n, depth + 1)) return false;
+      const JsonWriter::Mark before_item = out_.mark();
       out_.beginObject();
       if (!body(nullptr, n, false, depth + 1)) return false;
+      if (out_.innermostEmpty()) {
+        out_.rollback(before_item);
+        warn(n, "empty element " + std::string(g.name) + " dropped");
+        continue;
+      }
       out_.endObject();
+      ++written;
     }
     if (many) out_.endArray();
+    if (written == 0) out_.rollback(before_key);
     return true;
   }
 
