@@ -520,6 +520,13 @@ TEST(FhirCodecHostile, InvalidUtf8IsRefused) {
                              "msg-5");
   ASSERT_FALSE(latin1);
   EXPECT_TRUE(contains(latin1.error().message, "not UTF-8"));
+  auto sjis = parseFhirXml(std::string("<?xml version='1.0' encoding = 'Shift_JIS'?><Patient ") + kNs + "/>", "msg-5");
+  ASSERT_FALSE(sjis);
+  EXPECT_TRUE(contains(sjis.error().message, "msg-5:1: refused: declared encoding is not UTF-8"));
+  EXPECT_TRUE(parseFhirXml(std::string("\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"utf-8\"?><Patient ") + kNs + "/>", "t"));
+  auto ebcdic = parseFhirXml(std::string("\x4C\x6F\xA7\x94\x93\x40"), "msg-5");
+  ASSERT_FALSE(ebcdic);
+  EXPECT_TRUE(contains(ebcdic.error().message, "not an XML document"));
   auto utf16 = parseFhirXml(std::string("\xFF\xFE<\0P\0", 6), "msg-5");
   ASSERT_FALSE(utf16);
   EXPECT_TRUE(contains(utf16.error().message, "UTF-16"));

@@ -71,6 +71,23 @@ std::string attributeValue(const xmlAttr* attr) {
   return out;
 }
 
+std::optional<std::string> encodingProblem(std::string_view bytes) {
+  if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
+  // Anything libxml2 might auto-detect instead (EBCDIC, UCS-4) does not start with '<'.
+  const std::size_t first = bytes.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && bytes[first] != '<') return std::string("not an XML document");
+  if (bytes.substr(0, 5) != "<?xml") return std::nullopt;
+  const std::string_view decl = bytes.substr(0, std::min<std::size_t>(bytes.find("?>"), 256));
+  const std::size_t at = decl.find("encoding");
+  if (at == std::string_view::npos) return std::nullopt;
+  const std::size_t open = decl.find_first_of("\"'", at);
+  const std::size_t close = open == std::string_view::npos ? open : decl.find(decl[open], open + 1);
+  std::string name = close == std::string_view::npos ? std::string() : std::string(decl.substr(open + 1, close - open - 1));
+  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (name == "utf-8" || name == "utf8") return std::nullopt;
+  return std::string("declared encoding is not UTF-8; FHIR XML must be UTF-8");
+}
+
 std::string lineOf(const xmlNode* node) { return "line " + std::to_string(xmlGetLineNo(node)); }
 
 bool inNamespace(const xmlNode* node, std::string_view ns) {
@@ -190,6 +207,7 @@ Result<xml::DocPtr> parseFhirXml(std::string_view bytes, std::string_view name_f
   if (bytes.substr(0, std::min<std::size_t>(bytes.size(), 4)).find('\0') != std::string_view::npos) {
     return fail(who + ": refused: NUL bytes at the start (UTF-16 or UTF-32?); FHIR XML must be UTF-8");
   }
+  if (auto problem = detail::encodingProblem(bytes)) return fail(who + ":1: refused: " + *problem);
   xml::ParseLimits parse_limits;
   parse_limits.max_bytes = limits.max_bytes;
   parse_limits.max_depth = static_cast<int>(std::min<std::size_t>(limits.max_depth, 1u << 20));

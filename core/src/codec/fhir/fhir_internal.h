@@ -32,6 +32,13 @@ bool isElementName(std::string_view s);
 /// nullopt when the value is acceptable.
 std::optional<std::string> numberProblem(std::string_view lexical, std::string_view fhir_type, const Limits& limits);
 
+/// Checks, before libxml2 sees the bytes, that they are an XML document
+/// in UTF-8: no XML declaration naming another encoding, nothing libxml2
+/// would auto-detect as EBCDIC or UCS-4. libxml2 would otherwise switch
+/// decoders, and its decoder errors bypass the parser's silent error handler
+/// (they print input bytes to stderr). Returns the problem, or nullopt.
+std::optional<std::string> encodingProblem(std::string_view bytes);
+
 /// The concatenated text of an attribute's value.
 std::string attributeValue(const xmlAttr* attr);
 

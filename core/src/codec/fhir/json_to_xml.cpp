@@ -8,6 +8,7 @@
 #include <libxml/tree.h>
 
 #include <algorithm>
+#include <cctype>
 #include <limits>
 #include <optional>
 #include <unordered_map>
@@ -109,11 +110,14 @@ class JsonToXmlConverter {
   bool collect(Node obj, bool is_resource, std::vector<Property>& out) {
     std::unordered_map<std::string_view, std::size_t> index;
     std::size_t position = 0;
+    bool type_seen = false;
     for (Node m = tree_.node(obj).first_child; m != kNoNode; m = tree_.node(m).next_sibling, ++position) {
       std::string_view key = tree_.key(m);
       if (key == "resourceType") {
-        if (is_resource) continue;
-        return failAt(m, "resourceType is only allowed on a resource");
+        if (!is_resource) return failAt(m, "resourceType is only allowed on a resource");
+        if (type_seen) return failAt(m, "duplicate property");
+        type_seen = true;
+        continue;
       }
       const bool extra = !key.empty() && key.front() == '_';
       std::string_view name = extra ? key.substr(1) : key;
@@ -333,6 +337,7 @@ class JsonToXmlConverter {
   // carries the element itself in the XHTML namespace.
   bool xhtml(Node v, xmlNodePtr parent) {
     if (tree_.kind(v) != JsonKind::kString) return failAt(v, "expected the XHTML div as a JSON string");
+    if (auto problem = detail::encodingProblem(tree_.text(v))) return failAt(v, "narrative div: " + *problem);
     xml::ParseLimits pl;
     pl.max_bytes = limits_.max_string_bytes;
     pl.max_depth = static_cast<int>(std::min<std::size_t>(limits_.max_depth, 1u << 20));
