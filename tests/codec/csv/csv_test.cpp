@@ -215,6 +215,8 @@ TEST(CsvWrite, RoundTripsThroughParse) {
       Table{{"q\"uote", "com,ma", "new\r\nline"}, {{"\"", ",", "\r"}, {"\n", "", "a\"b\"\"c"}}},
       Table{{"x", "y"}, {}},
       Table{{"unicode"}, {{"\xE2\x82\xAC \xC2\xA3 \xF0\x9F\x98\x80 caf\xC3\xA9 \xE2\x80\x93"}}},
+      // Found by fuzz_csv: a header starting with U+FEFF after the byte order mark.
+      Table{{"\xEF\xBB\xBFid", "x"}, {{"\xEF\xBB\xBF1", "2"}}},
   };
   for (const Table& t : tables) {
     for (const char d : {',', ';', '\t', '|'}) {

@@ -263,9 +263,11 @@ Result<std::string> write(const Table& table, const WriteOptions& options) {
       }
       if (i > 0) out += options.delimiter;
       // A lone empty field would read back as a blank line, which parse()
-      // drops at the end of a file: quote it.
+      // drops at the end of a file; a file that starts with U+FEFF would read
+      // back with it taken for a byte order mark. Quoting keeps both.
       const bool lone_empty = record.size() == 1 && v.empty();
-      const bool needs_quotes = options.quote_all || lone_empty ||
+      const bool leading_bom = number == 0 && i == 0 && v.starts_with(kBom);
+      const bool needs_quotes = options.quote_all || lone_empty || leading_bom ||
                                 v.find_first_of(std::string{options.delimiter, '"', '\r', '\n'}) != std::string::npos;
       if (!needs_quotes) {
         out += v;
