@@ -320,8 +320,13 @@ class MessageReader {
     if (!d) return std::move(d).error();
     delimiters_ = *d;
     if (const xmlNode* msh18 = firstChild(msh, "MSH.18"); msh18 != nullptr) {
-      const xmlNode* first = firstChild(msh18, "MSH.18.1");
-      const std::string declared = plainText(first != nullptr ? first : msh18);
+      // The first repetition's first component's first sub-component, as
+      // Message::characterSet() reads it, in whichever form it was written.
+      const xmlNode* value = msh18;
+      for (const char* level : {"MSH.18.1", "MSH.18.1.1"}) {
+        if (const xmlNode* deeper = firstChild(value, level); deeper != nullptr) value = deeper;
+      }
+      const std::string declared = plainText(value);
       const auto charset = detail::charsetFromMsh18(declared);
       if (!charset) {
         return fail("HL7 v2 XML: MSH-18 names a character set this codec cannot write (supported: " +
