@@ -182,6 +182,15 @@ TEST(Hl7Xml, Latin1MessagesAreConvertedBothWays) {
   EXPECT_NE(error.find("<PID.5.1>"), std::string::npos) << error;
 }
 
+TEST(Hl7Xml, CharacterSetIsReadTheSameWayInBothDirections) {
+  // MSH-18 with a sub-component: both directions must take 8859/1 from it.
+  const std::string er7 = kXmlHeader.substr(0, kXmlHeader.size() - 1) + "||||||8859/1&x\rNTE|1||\xA3 5\r";
+  EXPECT_EQ(roundTrip(er7), er7);
+  // Written by hand with the value straight in MSH.18.
+  EXPECT_EQ(fromXmlText(xmlMessage("<NTE><NTE.3>\xC2\xA3 5</NTE.3></NTE>", "<MSH.18>8859/1</MSH.18>")),
+            kXmlHeader.substr(0, kXmlHeader.size() - 1) + "||||||8859/1\rNTE|||\xA3 5\r");
+}
+
 TEST(Hl7Xml, Latin9HasTheEuroSign) {
   const std::string er7 = kXmlHeader.substr(0, kXmlHeader.size() - 1) + "||||||8859/15\rNTE|1||\xA4 5\r";
   const auto doc = toDoc(er7);
