@@ -86,9 +86,10 @@ struct AckRequest {
   std::string control_id;
   /// MSH-7; when unset, the current time in UTC.
   std::optional<std::chrono::system_clock::time_point> time;
-  /// One ERR segment each. For versions before 2.5 the first error's text
-  /// also goes into MSA-3 and errors use ERR-1 (ELD); from 2.5 on they use
-  /// ERR-2 (location), ERR-3 (code), ERR-4 (severity) and ERR-8 (text).
+  /// The problems to report. From v2.5 on, one ERR segment each, with ERR-2
+  /// (location), ERR-3 (code), ERR-4 (severity) and ERR-8 (text). Before 2.5,
+  /// one ERR whose ERR-1 (ELD) repeats once per error, and the first error's
+  /// text in MSA-3.
   std::vector<AckError> errors;
 };
 
@@ -99,7 +100,7 @@ struct AckRequest {
 ///        v2.3.1); MSH-10 the request's control id; MSH-11, MSH-12 and MSH-18
 ///        copied from the inbound message.
 ///   MSA: MSA-1 the code, MSA-2 the inbound MSH-10.
-///   ERR: one per error.
+///   ERR: the errors, laid out by version as AckRequest::errors says.
 /// Fails only when the control id is empty or the request cannot be written
 /// (e.g. a location segment id that is not a segment id).
 Result<Message> buildAck(const Message& inbound, const AckRequest& request);
