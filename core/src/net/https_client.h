@@ -6,6 +6,15 @@
 // A TLS handshake with a client certificate costs ~1.7 ms of CPU, a request
 // on an open connection ~25 us, so connections are reused: at most
 // `max_connections_per_origin` are opened, further requests queue for one.
+//
+// Retries: a request whose pooled connection turns out to have been closed by
+// the server before any byte of a response arrived is sent once more on a new
+// connection. That is safe only because carebridge's deliveries are
+// idempotent by message id (partners discard duplicates); nothing else is
+// retried here, the caller decides.
+//
+// Lifetime: destroy the client before its io_context; destroying it (or
+// stop()) completes every outstanding request with Cancelled.
 
 #include "net/http.h"
 
@@ -28,6 +37,16 @@ struct ClientRequest {
 };
 
 /// Why a request got no HTTP response at all.
+///  - Connect: no connection, or the connection was lost before a complete
+///    response (refused, unreachable, reset, closed by the server);
+///  - TlsVerification: a certificate was refused, by us (chain, expiry, CRL,
+///    name, pin) or by the server (its alert about our certificate);
+///  - Timeout: ClientRequest::timeout passed (queueing, connect, handshake,
+///    write or read);
+///  - Protocol: the URL, request or response broke the rules (bad URL,
+///    http:// off loopback, malformed or oversized response, TLS failures
+///    other than certificates such as no common protocol version);
+///  - Cancelled: stop() was called (or the client destroyed) first.
 struct TransportFailure {
   enum class Kind { Connect, TlsVerification, Timeout, Protocol, Cancelled } kind;
   std::string message;  ///< names the origin and the reason
@@ -48,12 +67,15 @@ struct ClientOptions {
   std::chrono::milliseconds idle_timeout{30000};  ///< pooled connections close after idling
   std::string log_name = "net";
 };
+// With TLS, the server is verified against `tls->settings().server_name`, or
+// the URL's host when that is empty (an IP literal must be an iPAddress SAN).
 
 class HttpsClient {
  public:
   static std::unique_ptr<HttpsClient> create(boost::asio::io_context& io, ClientOptions options);
   virtual ~HttpsClient() = default;
-  /// Sends a request; the callback runs exactly once on an I/O thread.
+  /// Sends a request; the callback runs exactly once on an I/O thread (never
+  /// inside this call). Safe from any thread.
   virtual void request(ClientRequest request, ClientCallback callback) = 0;
   /// Fails queued requests with Cancelled, closes connections. Idempotent.
   virtual void stop() = 0;

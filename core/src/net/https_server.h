@@ -7,7 +7,8 @@
 // I/O thread and must not block: it may finish the exchange later, from any
 // thread, by calling the Responder exactly once. A connection keeps at most
 // one request in flight (HTTP/1.1 without pipelining), so per-connection
-// order is preserved.
+// order is preserved. Destroy the server before its io_context; destroying it
+// calls stop().
 
 #include "net/http.h"
 
@@ -21,8 +22,10 @@ class io_context;
 
 namespace cb::net {
 
-/// Completes one exchange. Copyable; only the first call has effect. If it
-/// is never called, the connection is closed when the last copy is destroyed.
+/// Completes one exchange. Copyable, callable from any thread; only the
+/// first call has effect. If the last copy is destroyed uncalled, the client
+/// gets 500 and the connection closes; if it is not called within
+/// handler_timeout, the client gets 503 and later calls are ignored.
 using Responder = std::function<void(HttpResponse)>;
 using HttpHandler = std::function<void(HttpRequest&&, Responder)>;
 
@@ -39,7 +42,8 @@ struct ServerLimits {
   std::size_t body_limit = 1 << 20;                    ///< larger bodies get 413 and the connection closes
   std::size_t header_limit = 16 * 1024;                ///< larger headers get 431
   std::chrono::milliseconds handshake_timeout{10000};  ///< TLS handshake must finish within
-  std::chrono::milliseconds read_timeout{30000};       ///< a whole request must arrive within
+  std::chrono::milliseconds read_timeout{30000};       ///< a whole request must arrive within (and a response be taken);
+                                                       ///< also the wait for a connection's first request
   std::chrono::milliseconds idle_timeout{60000};       ///< keep-alive connection closes after idling
   std::chrono::milliseconds handler_timeout{60000};    ///< a handler that never responds: 503 and close
   std::size_t max_connections = 1024;                  ///< further connections are accepted and closed at once
@@ -66,7 +70,7 @@ class HttpsServer {
   /// Stops accepting and closes idle connections; requests already being
   /// handled may still respond. Idempotent. Safe from any thread.
   virtual void stop() = 0;
-  /// Number of open connections (for metrics).
+  /// Number of open connections (for metrics). Safe from any thread.
   virtual std::size_t connectionCount() const = 0;
 };
 

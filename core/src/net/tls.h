@@ -22,10 +22,11 @@ namespace cb::net {
 /// One side's TLS configuration, usually one per adapter instance
 /// (`[adapter.tls]` in the config) or the admin listener.
 struct TlsSettings {
-  std::filesystem::path certificate;  ///< PEM: our certificate, then intermediates
-  std::filesystem::path private_key;  ///< PEM private key for `certificate`
+  std::filesystem::path certificate;  ///< PEM: our certificate, then intermediates (sent exactly as listed)
+  std::filesystem::path private_key;  ///< PEM private key for `certificate`, unencrypted
   std::filesystem::path ca;           ///< PEM trust anchors for the peer's certificate
-  std::filesystem::path crl;          ///< optional PEM CRL file(s) for the peer's chain; empty = none
+  std::filesystem::path crl;          ///< optional PEM file with a current CRL from every CA of the peer's
+                                      ///< chain (missing or expired CRL = refused); empty = no CRL check
   std::vector<std::string> pins;      ///< optional "sha256/<base64 SPKI digest>"; peer leaf must match one
   std::string server_name;            ///< client: name to send (SNI) and verify; empty = the URL's host
 };
