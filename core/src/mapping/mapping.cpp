@@ -656,16 +656,26 @@ Result<std::shared_ptr<const Mapping>> Mapping::load(const std::string& file, co
 }
 
 Result<bool> Mapping::matches(const _xmlDoc* input) const {
+  XPathEvaluator xp(input, namespaces_);
+  return matches(input, xp);
+}
+
+Result<xml::DocPtr> Mapping::apply(const _xmlDoc* input) const {
+  XPathEvaluator xp(input, namespaces_);
+  return apply(input, xp);
+}
+
+Result<bool> Mapping::matches(const _xmlDoc* input, XPathEvaluator& xp) const {
   if (!match_) return true;
   const xmlNode* root = input != nullptr ? xmlDocGetRootElement(const_cast<xmlDocPtr>(input)) : nullptr;
   if (root == nullptr) return fail(file_ + ": the input document is empty");
-  XPathEvaluator xp(input, namespaces_);
+  xp.rebind(namespaces_);
   auto b = xp.boolean(*match_, root);
   if (!b) return fail(file_ + ":" + std::to_string(root_line_) + ": match: " + b.error().message);
   return *b;
 }
 
-Result<xml::DocPtr> Mapping::apply(const _xmlDoc* input) const {
+Result<xml::DocPtr> Mapping::apply(const _xmlDoc* input, XPathEvaluator& xp) const {
   const xmlNode* in_root = input != nullptr ? xmlDocGetRootElement(const_cast<xmlDocPtr>(input)) : nullptr;
   if (in_root == nullptr) return fail(file_ + ": the input document is empty");
 
@@ -680,7 +690,7 @@ Result<xml::DocPtr> Mapping::apply(const _xmlDoc* input) const {
   }
   if (direction_ == Direction::Inbound) xmlNewProp(root, bad("type"), bad(record_type_));
 
-  XPathEvaluator xp(input, namespaces_);
+  xp.rebind(namespaces_);
   ApplyState st{file_, xp, out.get(), root, {}};
   OutCursor cursor{nullptr, nullptr, root_line_, root};
   for (const auto& rule : rules_) {
@@ -778,9 +788,10 @@ Result<MappedDocument> MappingSet::toCanonical(const _xmlDoc* input) const {
   const xmlNode* root = input != nullptr ? xmlDocGetRootElement(const_cast<xmlDocPtr>(input)) : nullptr;
   if (root == nullptr) return fail("system " + system_ + ": the input document is empty");
   const Mapping* chosen = nullptr;
+  XPathEvaluator xp(input, {});
   for (const auto& m : mappings_) {
     if (m->direction() != Direction::Inbound) continue;
-    auto b = m->matches(input);
+    auto b = m->matches(input, xp);
     if (!b) return b.error();
     if (!*b) continue;
     if (chosen != nullptr) {
@@ -793,7 +804,7 @@ Result<MappedDocument> MappingSet::toCanonical(const _xmlDoc* input) const {
     return fail("system " + system_ + ": no inbound mapping in " + dir_ + " matches a document whose root element is " +
                 qualifiedName(root));
   }
-  auto doc = chosen->apply(input);
+  auto doc = chosen->apply(input, xp);
   if (!doc) return doc.error();
   return MappedDocument{std::move(*doc), chosen};
 }
@@ -809,10 +820,11 @@ Result<MappedDocument> MappingSet::fromCanonical(const _xmlDoc* canonical, std::
   }
   for (const auto& m : mappings_) {
     if (m->direction() != Direction::Outbound || m->recordType() != type) continue;
-    auto b = m->matches(canonical);
+    XPathEvaluator xp(canonical, {});
+    auto b = m->matches(canonical, xp);
     if (!b) return b.error();
     if (!*b) return fail(m->file() + ": the record does not satisfy this outbound mapping's <match>");
-    auto doc = m->apply(canonical);
+    auto doc = m->apply(canonical, xp);
     if (!doc) return doc.error();
     return MappedDocument{std::move(*doc), m.get()};
   }

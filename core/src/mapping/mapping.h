@@ -73,6 +73,11 @@ class Mapping {
   /// document owned by the caller, already validated.
   Result<xml::DocPtr> apply(const _xmlDoc* input) const;
 
+  /// As matches() and apply(), reusing an evaluator already created for
+  /// `input` (its namespace bindings are replaced). For MappingSet.
+  Result<bool> matches(const _xmlDoc* input, XPathEvaluator& xp) const;
+  Result<xml::DocPtr> apply(const _xmlDoc* input, XPathEvaluator& xp) const;
+
   const std::string& file() const { return file_; }
   const std::string& system() const { return system_; }
   Direction direction() const { return direction_; }

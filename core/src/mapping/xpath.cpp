@@ -154,6 +154,12 @@ XPathEvaluator::XPathEvaluator(const _xmlDoc* doc, const NamespaceBindings& ns) 
   ctxt_->opLimit = kOpLimit;
 }
 
+void XPathEvaluator::rebind(const NamespaceBindings& ns) {
+  if (ctxt_ == nullptr) return;
+  xmlXPathRegisteredNsCleanup(ctxt_);
+  for (const auto& [prefix, uri] : ns) xmlXPathRegisterNs(ctxt_, bad(prefix), bad(uri));
+}
+
 XPathEvaluator::~XPathEvaluator() {
   if (ctxt_ != nullptr) xmlXPathFreeContext(ctxt_);
 }

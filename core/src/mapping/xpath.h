@@ -75,6 +75,11 @@ class XPathEvaluator {
   XPathEvaluator(const XPathEvaluator&) = delete;
   XPathEvaluator& operator=(const XPathEvaluator&) = delete;
 
+  /// Replaces the namespace bindings, so one evaluator (one libxml2 context,
+  /// whose creation registers the whole function library) can serve every
+  /// mapping tried against the same document.
+  void rebind(const NamespaceBindings& ns);
+
   /// A node-set result. Refuses other result types and namespace nodes.
   Result<std::vector<_xmlNode*>> nodes(const XPathExpr& expr, const _xmlNode* context);
   /// Node-set: the string-value of each node, in document order (empty set:
