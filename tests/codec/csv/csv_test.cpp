@@ -61,7 +61,7 @@ Strings xpath(const _xmlDoc* doc, const std::string& expr) {
 
 std::filesystem::path referenceDir() {
   const char* dir = std::getenv("CB_REFERENCE_DIR");
-  return dir != nullptr ? dir : "../shared/reference";
+  return dir != nullptr && *dir != '\0' ? dir : CB_DEFAULT_REFERENCE_DIR;
 }
 
 std::string readFile(const std::filesystem::path& path) {

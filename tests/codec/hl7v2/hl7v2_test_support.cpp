@@ -36,7 +36,7 @@ std::string join(std::vector<std::string> parts, char sep) {
 
 std::filesystem::path referenceHl7Dir() {
   const char* dir = std::getenv("CB_REFERENCE_DIR");
-  return std::filesystem::path(dir != nullptr ? dir : "../shared/reference") / "hl7v2";
+  return std::filesystem::path(dir != nullptr && *dir != '\0' ? dir : CB_DEFAULT_REFERENCE_DIR) / "hl7v2";
 }
 
 std::string readFile(const std::filesystem::path& path) {

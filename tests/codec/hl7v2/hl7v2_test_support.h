@@ -14,7 +14,8 @@ struct _xmlDoc;
 
 namespace cb::codec::hl7v2::test {
 
-/// ${CB_REFERENCE_DIR}/hl7v2 (CTest sets CB_REFERENCE_DIR).
+/// ${CB_REFERENCE_DIR}/hl7v2: from the environment, else the CB_REFERENCE_DIR
+/// the build was configured with.
 std::filesystem::path referenceHl7Dir();
 
 /// The bytes of a file; fails the calling test (and returns "") if unreadable.
