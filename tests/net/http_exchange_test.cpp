@@ -231,7 +231,7 @@ TEST_F(HttpExchangeTest, PlainHttpIsRefusedOffLoopbackAndWorksOnLoopback) {
   EXPECT_THAT(refused.error().message, HasSubstr("loopback"));
 
   auto& server = startServer(ServerOptions{}, [](HttpRequest&& req, Responder respond) {
-    respond(HttpResponse{200, {}, req.peer.common_name.empty() ? "anonymous" : "?"});
+    respond(HttpResponse{200, {}, (req.peer.common_name.empty() ? "anonymous from " : "?") + req.peer.remote_address});
   });
   auto& client = makeClient(clientOptions(nullptr));
   ClientRequest get;
@@ -239,7 +239,7 @@ TEST_F(HttpExchangeTest, PlainHttpIsRefusedOffLoopbackAndWorksOnLoopback) {
   get.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/health";
   auto r = call(client, get);
   ASSERT_TRUE(r.response) << describe(r);
-  EXPECT_EQ(r.response->body, "anonymous");
+  EXPECT_THAT(r.response->body, StartsWith("anonymous from 127.0.0.1:"));
 }
 
 TEST_F(HttpExchangeTest, ClientRefusesPlainHttpOffLoopbackAndBadUrls) {

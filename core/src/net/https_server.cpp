@@ -149,6 +149,7 @@ class Session : public std::enable_shared_from_this<Session> {
     error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     remote_ = ec ? std::string("unknown") : endpointText(remote);
+    peer_.remote_address = remote_;  // the rest of peer_ comes from the TLS handshake
     socket.set_option(tcp::no_delay(true), ec);  // small responses must not wait for Nagle (RFC 1122 4.2.3.4)
     if (state_->ssl) {
       tls_.emplace(std::move(socket), *state_->ssl);
