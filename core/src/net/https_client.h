@@ -13,8 +13,10 @@
 // idempotent by message id (partners discard duplicates); nothing else is
 // retried here, the caller decides.
 //
-// Lifetime: destroy the client before its io_context; destroying it (or
-// stop()) completes every outstanding request with Cancelled.
+// Lifetime: destroy the client before its io_context. Destroying it (or
+// stop()) completes every outstanding request with Cancelled; those
+// callbacks run afterwards on an I/O thread, so what they capture must stay
+// valid (or be held by shared/weak pointer) until they have run.
 
 #include "net/http.h"
 

@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdio>
 #include <ctime>
 #include <mutex>
 #include <optional>
