@@ -59,9 +59,24 @@ std::string trimmed(const char* msg) {
   return s;
 }
 
+// Silences libxml2's default "print to stderr" handlers, which would echo raw
+// (possibly personal, possibly non-UTF-8) bytes of a hostile document into the
+// operational log. Callers read errors from their parser context instead.
+// libxml2 keeps these handlers per thread: the xmlThrDef* calls set the
+// default for threads created afterwards, the plain calls set this thread's.
+void silentGenericError(void*, const char*, ...) {}
+
 }  // namespace
 
-void init() { xmlInitParser(); }
+void init() {
+  xmlInitParser();
+  xmlThrDefSetGenericErrorFunc(nullptr, silentGenericError);
+  xmlThrDefSetStructuredErrorFunc(nullptr, silentStructuredError);
+  xmlSetGenericErrorFunc(nullptr, silentGenericError);
+  xmlSetStructuredErrorFunc(nullptr, silentStructuredError);
+}
+
+
 
 void DocDeleter::operator()(_xmlDoc* doc) const { xmlFreeDoc(doc); }
 
