@@ -1,0 +1,67 @@
+#include "store/audit_appender.h"
+
+#include "store/sqlite.h"
+
+namespace cb::store {
+namespace {
+
+std::string actorText(const audit::Actor& a) {
+  switch (a.kind) {
+    case audit::Actor::Kind::System: return "system:" + a.name;
+    case audit::Actor::Kind::Adapter: return "adapter:" + a.name;
+    case audit::Actor::Kind::Person: return "person:" + a.name;
+  }
+  return a.name;
+}
+
+}  // namespace
+
+Status AuditAppender::begin() {
+  auto st = db_.prepare("SELECT size, frontier FROM audit_state WHERE id = 1");
+  if (!st) return st.error();
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  if (!*row) return fail("audit: the tree state row is missing; the store is damaged");
+  const auto size = (*st)->columnInt(0);
+  const std::string bytes = (*st)->columnBlob(1);
+  (*st)->reset();
+  if (size == 0 && bytes.empty()) {
+    frontier_ = audit::MerkleFrontier();
+  } else {
+    auto f = audit::MerkleFrontier::fromBytes(bytes);
+    if (!f) return fail("audit: the stored tree state is damaged: " + f.error().message);
+    if (f->size() != static_cast<std::uint64_t>(size)) {
+      return fail("audit: the stored tree state disagrees with its size; the store is damaged");
+    }
+    frontier_ = std::move(*f);
+  }
+  started_ = true;
+  return {};
+}
+
+Status AuditAppender::append(const audit::AuditEvent& e) {
+  if (!started_) return fail("audit: append outside a transaction");
+  const std::string entry = audit::canonicalBytes(e);
+  const auto leaf = audit::leafHash(entry);
+  auto st = db_.prepare(
+      "INSERT INTO audit_log(seq, time, action, outcome, actor, message_id, subject_key, source_org, destination_org, "
+      "record_type, entry, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  if (!st) return st.error();
+  (*st)->bind(1, static_cast<std::int64_t>(frontier_.size())).bind(2, e.time_ms).bind(3, e.action).bind(4, e.outcome);
+  (*st)->bind(5, actorText(e.actor)).bind(6, e.message_id).bind(7, e.subject_key).bind(8, e.source_org);
+  (*st)->bind(9, e.destination_org).bind(10, e.record_type).bind(11, entry);
+  (*st)->bindBlob(12, std::string_view(reinterpret_cast<const char*>(leaf.data()), leaf.size()));
+  if (auto s = (*st)->run(); !s) return fail("audit: writing the entry failed: " + s.error().message);
+  return frontier_.append(leaf);
+}
+
+Status AuditAppender::finish() {
+  if (!started_) return {};
+  auto st = db_.prepare("UPDATE audit_state SET size = ?, frontier = ? WHERE id = 1");
+  if (!st) return st.error();
+  (*st)->bind(1, static_cast<std::int64_t>(frontier_.size())).bindBlob(2, frontier_.toBytes());
+  if (auto s = (*st)->run(); !s) return fail("audit: saving the tree state failed: " + s.error().message);
+  return {};
+}
+
+}  // namespace cb::store

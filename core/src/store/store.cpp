@@ -1,0 +1,922 @@
+#include "store/store.h"
+
+#include "common/clock.h"
+#include "common/digest.h"
+#include "common/ids.h"
+#include "common/log.h"
+#include "store/audit_appender.h"
+#include "store/schema.h"
+#include "store/sqlite.h"
+
+#include <algorithm>
+#include <future>
+#include <stdexcept>
+
+namespace cb::store {
+namespace {
+
+std::int64_t nowMs() { return SystemClock::instance().nowUnixMs(); }
+
+// Columns shared by every delivery query, in the order readDelivery() expects.
+constexpr const char* kDeliveryColumns =
+    "d.seq, d.message_seq, m.id, d.destination, d.route, d.content_type, d.record_type, m.subject_key, d.state, "
+    "d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at, m.received_at";
+
+DeliveryInfo readDelivery(const Statement& st) {
+  DeliveryInfo d;
+  d.seq = st.columnInt(0);
+  d.message_seq = st.columnInt(1);
+  d.message_id = st.columnText(2);
+  d.destination = st.columnText(3);
+  d.route = st.columnText(4);
+  d.content_type = st.columnText(5);
+  d.record_type = st.columnText(6);
+  d.subject_key = st.columnText(7);
+  d.state = deliveryStateFrom(st.columnText(8)).value_or(DeliveryState::Queued);
+  d.attempts = static_cast<std::uint32_t>(st.columnInt(9));
+  d.next_attempt_at_ms = st.columnInt(10);
+  d.last_error = st.columnText(11);
+  d.created_at_ms = st.columnInt(12);
+  d.updated_at_ms = st.columnInt(13);
+  d.received_at_ms = st.columnInt(14);
+  return d;
+}
+
+constexpr const char* kMessageColumns =
+    "seq, id, source, sender_id, content_type, record_type, subject_key, payload_sha256, state, error, received_at";
+
+MessageInfo readMessage(const Statement& st) {
+  MessageInfo m;
+  m.seq = st.columnInt(0);
+  m.id = st.columnText(1);
+  m.source = st.columnText(2);
+  m.sender_message_id = st.columnText(3);
+  m.content_type = st.columnText(4);
+  m.record_type = st.columnText(5);
+  m.subject_key = st.columnText(6);
+  m.payload_sha256 = st.columnText(7);
+  m.state = st.columnText(8);
+  m.error = st.columnText(9);
+  m.received_at_ms = st.columnInt(10);
+  return m;
+}
+
+Result<std::vector<DeliveryInfo>> collectDeliveries(Statement& st) {
+  std::vector<DeliveryInfo> out;
+  for (;;) {
+    auto row = st.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(readDelivery(st));
+  }
+  st.reset();
+  return out;
+}
+
+Result<std::int64_t> insertBlob(Connection& db, std::string_view bytes) {
+  auto st = db.prepare("INSERT INTO blobs(data) VALUES (?)");
+  if (!st) return st.error();
+  if (auto s = (*st)->bindBlob(1, bytes).run(); !s) return s.error();
+  return db.lastInsertRowid();
+}
+
+}  // namespace
+
+const char* toString(DeliveryState s) {
+  switch (s) {
+    case DeliveryState::Queued: return "queued";
+    case DeliveryState::Delivered: return "delivered";
+    case DeliveryState::Dead: return "dead";
+    case DeliveryState::Held: return "held";
+    case DeliveryState::Refused: return "refused";
+  }
+  return "queued";
+}
+
+std::optional<DeliveryState> deliveryStateFrom(std::string_view s) {
+  for (auto st : {DeliveryState::Queued, DeliveryState::Delivered, DeliveryState::Dead, DeliveryState::Held,
+                  DeliveryState::Refused}) {
+    if (s == toString(st)) return st;
+  }
+  return std::nullopt;
+}
+
+Store::Store(StoreOptions options) : options_(std::move(options)) {}
+
+Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
+  std::unique_ptr<Store> s(new Store(options));
+  Connection::Options copts;
+  copts.synchronous_full = options.synchronous_full;
+  auto writer = Connection::open(options.path, copts);
+  if (!writer) return writer.error();
+  s->writer_ = std::move(*writer);
+  if (auto m = migrate(*s->writer_); !m) return m.error();
+  auto reader = Connection::open(options.path, copts);
+  if (!reader) return reader.error();
+  s->reader_ = std::move(*reader);
+  s->last_data_version_ = s->writer_->dataVersion();
+  s->writer_thread_ = std::thread([raw = s.get()] { raw->writerLoop(); });
+  return s;
+}
+
+Store::~Store() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+void Store::enqueue(Op op) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      queue_.push_back(std::move(op));
+      wake_.notify_one();
+      return;
+    }
+  }
+  op.committed(fail("the store is closing"));
+}
+
+void Store::writerLoop() {
+  std::vector<Op> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) return;
+      const std::size_t n = std::min(queue_.size(), options_.group_commit_max);
+      batch.clear();
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      in_progress_ = batch.size();
+    }
+    runBatch(batch);
+    {
+      std::lock_guard lock(mutex_);
+      in_progress_ = 0;
+    }
+    drained_.notify_all();
+  }
+}
+
+void Store::runBatch(std::vector<Op>& batch) {
+  static auto logger = log::get("store");
+  std::vector<Status> results(batch.size());
+  Status commit;
+  if (auto s = writer_->exec("BEGIN IMMEDIATE"); !s) {
+    commit = s;
+  } else {
+    AuditAppender appender(*writer_);
+    commit = appender.begin();
+    if (commit) {
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto mark = appender.mark();
+        if (auto sp = writer_->exec("SAVEPOINT op"); !sp) {
+          results[i] = sp;
+          continue;
+        }
+        results[i] = batch[i].apply(*writer_, appender);
+        if (results[i]) {
+          (void)writer_->exec("RELEASE op");
+        } else {
+          (void)writer_->exec("ROLLBACK TO op; RELEASE op");
+          appender.rollbackTo(mark);
+        }
+      }
+      commit = appender.finish();
+    }
+    if (commit) commit = writer_->exec("COMMIT");
+    if (!commit) {
+      (void)writer_->exec("ROLLBACK");
+      // Fail closed: nothing in this batch happened, so nothing may be
+      // acknowledged or shared on its strength.
+      logger->error("store commit failed, {} operations not recorded: {}", batch.size(), commit.error().message);
+    }
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i].committed(commit ? results[i] : commit);
+  }
+}
+
+void Store::flush() {
+  std::unique_lock lock(mutex_);
+  drained_.wait(lock, [this] { return queue_.empty() && in_progress_ == 0; });
+}
+
+void Store::submit(NewMessage m, std::function<void(Result<SubmitOutcome>)> done) {
+  auto out = std::make_shared<std::optional<SubmitOutcome>>();
+  auto msg = std::make_shared<NewMessage>(std::move(m));
+  Op op;
+  op.apply = [msg, out](Connection& db, AuditAppender& audit) -> Status {
+    const std::int64_t now = msg->received_at_ms != 0 ? msg->received_at_ms : nowMs();
+    if (!msg->sender_message_id.empty()) {
+      auto st = db.prepare("SELECT seq, id FROM messages WHERE source = ? AND sender_id = ?");
+      if (!st) return st.error();
+      (*st)->bind(1, msg->source).bind(2, msg->sender_message_id);
+      auto row = (*st)->step();
+      if (!row) return row.error();
+      if (*row) {
+        *out = SubmitOutcome{SubmitStatus::Duplicate, (*st)->columnInt(0), (*st)->columnText(1)};
+        (*st)->reset();
+        audit::AuditEvent e;
+        e.time_ms = now;
+        e.actor = audit::Actor::adapter(msg->source, msg->source_org);
+        e.action = audit::action::kDuplicate;
+        e.outcome = audit::outcome::kSuccess;
+        e.message_id = (*out)->message_id;
+        e.record_type = msg->record_type;
+        e.source_org = msg->source_org;
+        e.subject_key = msg->subject_key;
+        e.payload_sha256 = toHex(sha256(msg->payload));
+        e.with("adapter", msg->source);
+        return audit.append(e);
+      }
+      (*st)->reset();
+    }
+    auto blob = insertBlob(db, msg->payload);
+    if (!blob) return blob.error();
+    const std::string id = newMessageId();
+    const std::string digest = toHex(sha256(msg->payload));
+    auto ins = db.prepare(
+        "INSERT INTO messages(id, source, sender_id, content_type, record_type, subject_key, payload_blob, "
+        "payload_sha256, state, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?, 'received', ?, ?)");
+    if (!ins) return ins.error();
+    (*ins)->bind(1, id).bind(2, msg->source);
+    if (msg->sender_message_id.empty()) {
+      (*ins)->bindNull(3);
+    } else {
+      (*ins)->bind(3, msg->sender_message_id);
+    }
+    (*ins)->bind(4, msg->content_type).bind(5, msg->record_type).bind(6, msg->subject_key).bind(7, *blob);
+    (*ins)->bind(8, digest).bind(9, now).bind(10, now);
+    if (auto s = (*ins)->run(); !s) return s;
+    *out = SubmitOutcome{SubmitStatus::Stored, db.lastInsertRowid(), id};
+    audit::AuditEvent e;
+    e.time_ms = now;
+    e.actor = audit::Actor::adapter(msg->source, msg->source_org);
+    e.action = audit::action::kReceived;
+    e.outcome = audit::outcome::kSuccess;
+    e.message_id = id;
+    e.record_type = msg->record_type;
+    e.source_org = msg->source_org;
+    e.subject_key = msg->subject_key;
+    e.payload_sha256 = digest;
+    e.with("adapter", msg->source).with("bytes", std::to_string(msg->payload.size()));
+    return audit.append(e);
+  };
+  op.committed = [out, done = std::move(done)](Status s) {
+    if (!s) {
+      done(s.error());
+    } else {
+      done(**out);
+    }
+  };
+  enqueue(std::move(op));
+}
+
+void Store::route(std::int64_t message_seq, std::vector<NewDelivery> deliveries, std::vector<audit::AuditEvent> events,
+                  std::function<void(Result<std::vector<DeliveryInfo>>)> done) {
+  auto created = std::make_shared<std::vector<DeliveryInfo>>();
+  auto shared = std::make_shared<std::pair<std::vector<NewDelivery>, std::vector<audit::AuditEvent>>>(
+      std::move(deliveries), std::move(events));
+  Op op;
+  op.apply = [message_seq, shared, created](Connection& db, AuditAppender& audit) -> Status {
+    const std::int64_t now = nowMs();
+    auto up = db.prepare("UPDATE messages SET state = 'routed', updated_at = ? WHERE seq = ? AND state = 'received'");
+    if (!up) return up.error();
+    if (auto s = (*up)->bind(1, now).bind(2, message_seq).run(); !s) return s;
+    if (db.changes() != 1) return fail("message #" + std::to_string(message_seq) + " is not waiting to be routed");
+    auto info = db.prepare("SELECT id, subject_key, received_at FROM messages WHERE seq = ?");
+    if (!info) return info.error();
+    (*info)->bind(1, message_seq);
+    auto row = (*info)->step();
+    if (!row) return row.error();
+    const std::string message_id = (*info)->columnText(0);
+    const std::string subject_key = (*info)->columnText(1);
+    const std::int64_t received_at = (*info)->columnInt(2);
+    (*info)->reset();
+    for (const auto& d : shared->first) {
+      std::optional<std::int64_t> blob;
+      if (d.payload) {
+        auto b = insertBlob(db, *d.payload);
+        if (!b) return b.error();
+        blob = *b;
+      }
+      auto ins = db.prepare(
+          "INSERT INTO deliveries(message_seq, destination, route, content_type, record_type, payload_blob, state, "
+          "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)");
+      if (!ins) return ins.error();
+      (*ins)->bind(1, message_seq).bind(2, d.destination).bind(3, d.route).bind(4, d.content_type);
+      (*ins)->bind(5, d.record_type);
+      if (blob) {
+        (*ins)->bind(6, *blob);
+      } else {
+        (*ins)->bindNull(6);
+      }
+      (*ins)->bind(7, toString(d.state)).bind(8, now).bind(9, now);
+      if (auto s = (*ins)->run(); !s) return s;
+      DeliveryInfo di;
+      di.seq = db.lastInsertRowid();
+      di.message_seq = message_seq;
+      di.message_id = message_id;
+      di.destination = d.destination;
+      di.route = d.route;
+      di.content_type = d.content_type;
+      di.record_type = d.record_type;
+      di.subject_key = subject_key;
+      di.state = d.state;
+      di.created_at_ms = now;
+      di.updated_at_ms = now;
+      di.received_at_ms = received_at;
+      created->push_back(std::move(di));
+    }
+    for (auto& e : shared->second) {
+      if (e.time_ms == 0) e.time_ms = now;
+      if (auto s = audit.append(e); !s) return s;
+    }
+    return {};
+  };
+  op.committed = [created, done = std::move(done)](Status s) {
+    if (!s) {
+      done(s.error());
+    } else {
+      done(std::move(*created));
+    }
+  };
+  enqueue(std::move(op));
+}
+
+void Store::quarantine(std::int64_t message_seq, std::string reason, std::vector<audit::AuditEvent> events,
+                       std::function<void(Status)> done) {
+  auto shared = std::make_shared<std::vector<audit::AuditEvent>>(std::move(events));
+  Op op;
+  op.apply = [message_seq, reason = std::move(reason), shared](Connection& db, AuditAppender& audit) -> Status {
+    const std::int64_t now = nowMs();
+    auto up = db.prepare(
+        "UPDATE messages SET state = 'quarantined', error = ?, updated_at = ? WHERE seq = ? AND state = 'received'");
+    if (!up) return up.error();
+    if (auto s = (*up)->bind(1, reason).bind(2, now).bind(3, message_seq).run(); !s) return s;
+    if (db.changes() != 1) return fail("message #" + std::to_string(message_seq) + " is not waiting to be routed");
+    for (auto& e : *shared) {
+      if (e.time_ms == 0) e.time_ms = now;
+      if (auto s = audit.append(e); !s) return s;
+    }
+    return {};
+  };
+  op.committed = std::move(done);
+  enqueue(std::move(op));
+}
+
+void Store::recordAttempt(std::int64_t delivery_seq, AttemptOutcome outcome, std::vector<audit::AuditEvent> events,
+                          std::function<void(Status)> done) {
+  Op op;
+  op.apply = [delivery_seq, outcome = std::move(outcome), events = std::move(events)](
+                 Connection& db, AuditAppender& audit) mutable -> Status {
+    const std::int64_t now = nowMs();
+    const char* state = outcome.kind == AttemptOutcome::Kind::Delivered ? "delivered"
+                        : outcome.kind == AttemptOutcome::Kind::Dead    ? "dead"
+                                                                        : "queued";
+    auto up = db.prepare(
+        "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_error = ?, "
+        "updated_at = ? WHERE seq = ? AND state = 'queued'");
+    if (!up) return up.error();
+    (*up)->bind(1, state).bind(2, outcome.next_attempt_at_ms).bind(3, outcome.error).bind(4, now).bind(5, delivery_seq);
+    if (auto s = (*up)->run(); !s) return s;
+    if (db.changes() != 1) return fail("delivery #" + std::to_string(delivery_seq) + " is no longer queued");
+    for (auto& e : events) {
+      if (e.time_ms == 0) e.time_ms = now;
+      if (auto s = audit.append(e); !s) return s;
+    }
+    return {};
+  };
+  op.committed = std::move(done);
+  enqueue(std::move(op));
+}
+
+void Store::replay(std::vector<std::int64_t> delivery_seqs, audit::Actor who, std::string reason,
+                   std::function<void(Result<std::vector<DeliveryInfo>>)> done) {
+  auto replayed = std::make_shared<std::vector<DeliveryInfo>>();
+  Op op;
+  op.apply = [seqs = std::move(delivery_seqs), who = std::move(who), reason = std::move(reason), replayed](
+                 Connection& db, AuditAppender& audit) -> Status {
+    const std::int64_t now = nowMs();
+    for (auto seq : seqs) {
+      auto up = db.prepare(
+          "UPDATE deliveries SET state = 'queued', attempts = 0, next_attempt_at = 0, updated_at = ? "
+          "WHERE seq = ? AND state = 'dead'");
+      if (!up) return up.error();
+      if (auto s = (*up)->bind(1, now).bind(2, seq).run(); !s) return s;
+      if (db.changes() != 1) return fail("delivery #" + std::to_string(seq) + " is not in the dead-letter queue");
+      auto sel = db.prepare(std::string("SELECT ") + kDeliveryColumns +
+                            " FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE d.seq = ?");
+      if (!sel) return sel.error();
+      (*sel)->bind(1, seq);
+      auto rows = collectDeliveries(**sel);
+      if (!rows) return rows.error();
+      for (auto& d : *rows) {
+        audit::AuditEvent e;
+        e.time_ms = now;
+        e.actor = who;
+        e.action = audit::action::kReplayed;
+        e.outcome = audit::outcome::kSuccess;
+        e.message_id = d.message_id;
+        e.record_type = d.record_type;
+        e.subject_key = d.subject_key;
+        e.with("destination", d.destination).with("delivery", std::to_string(d.seq)).with("reason", reason);
+        if (auto s = audit.append(e); !s) return s;
+        replayed->push_back(std::move(d));
+      }
+    }
+    return {};
+  };
+  op.committed = [replayed, done = std::move(done)](Status s) {
+    if (!s) {
+      done(s.error());
+    } else {
+      done(std::move(*replayed));
+    }
+  };
+  enqueue(std::move(op));
+}
+
+void Store::audit(std::vector<audit::AuditEvent> events, std::function<void(Status)> done) {
+  Op op;
+  op.apply = [events = std::move(events)](Connection&, AuditAppender& audit) mutable -> Status {
+    const std::int64_t now = nowMs();
+    for (auto& e : events) {
+      if (e.time_ms == 0) e.time_ms = now;
+      if (auto s = audit.append(e); !s) return s;
+    }
+    return {};
+  };
+  op.committed = std::move(done);
+  enqueue(std::move(op));
+}
+
+Result<std::vector<DeliveryInfo>> Store::replaySync(std::vector<std::int64_t> delivery_seqs, audit::Actor who,
+                                                    std::string reason) {
+  std::promise<Result<std::vector<DeliveryInfo>>> p;
+  auto f = p.get_future();
+  replay(std::move(delivery_seqs), std::move(who), std::move(reason),
+         [&p](Result<std::vector<DeliveryInfo>> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+Status Store::auditSync(std::vector<audit::AuditEvent> events) {
+  std::promise<Status> p;
+  auto f = p.get_future();
+  audit(std::move(events), [&p](Status s) { p.set_value(std::move(s)); });
+  return f.get();
+}
+
+// ---- Reads -----------------------------------------------------------------
+
+Result<std::vector<MessageInfo>> Store::messagesInState(const std::string& state, std::size_t limit) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kMessageColumns +
+                             " FROM messages WHERE state = ? ORDER BY seq LIMIT ?");
+  if (!st) return st.error();
+  (*st)->bind(1, state).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<MessageInfo> out;
+  for (;;) {
+    auto row = (*st)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(readMessage(**st));
+  }
+  (*st)->reset();
+  return out;
+}
+
+Result<std::optional<MessageInfo>> Store::message(const std::string& message_id) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE id = ?");
+  if (!st) return st.error();
+  (*st)->bind(1, message_id);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  std::optional<MessageInfo> out;
+  if (*row) out = readMessage(**st);
+  (*st)->reset();
+  return out;
+}
+
+Result<std::optional<MessageInfo>> Store::messageBySeq(std::int64_t seq) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE seq = ?");
+  if (!st) return st.error();
+  (*st)->bind(1, seq);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  std::optional<MessageInfo> out;
+  if (*row) out = readMessage(**st);
+  (*st)->reset();
+  return out;
+}
+
+Result<std::string> Store::payload(std::int64_t message_seq) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(
+      "SELECT b.data, b.purged_at FROM messages m JOIN blobs b ON b.id = m.payload_blob WHERE m.seq = ?");
+  if (!st) return st.error();
+  (*st)->bind(1, message_seq);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  if (!*row) return fail("message #" + std::to_string(message_seq) + " not found");
+  if (!(*st)->columnIsNull(1)) {
+    (*st)->reset();
+    return fail("message #" + std::to_string(message_seq) + ": payload purged under the retention policy");
+  }
+  std::string data = (*st)->columnBlob(0);
+  (*st)->reset();
+  return data;
+}
+
+Result<std::string> Store::deliveryPayload(std::int64_t delivery_seq) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(
+      "SELECT b.data, b.purged_at FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
+      "JOIN blobs b ON b.id = COALESCE(d.payload_blob, m.payload_blob) WHERE d.seq = ?");
+  if (!st) return st.error();
+  (*st)->bind(1, delivery_seq);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  if (!*row) return fail("delivery #" + std::to_string(delivery_seq) + " not found");
+  if (!(*st)->columnIsNull(1)) {
+    (*st)->reset();
+    return fail("delivery #" + std::to_string(delivery_seq) + ": payload purged under the retention policy");
+  }
+  std::string data = (*st)->columnBlob(0);
+  (*st)->reset();
+  return data;
+}
+
+Result<std::vector<DeliveryInfo>> Store::deliveries(const DeliveryFilter& f) {
+  std::lock_guard lock(reader_mutex_);
+  std::string sql = std::string("SELECT ") + kDeliveryColumns +
+                    " FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE 1=1";
+  if (f.state) sql += " AND d.state = ?1";
+  if (!f.destination.empty()) sql += " AND d.destination = ?2";
+  if (!f.message_id.empty()) sql += " AND m.id = ?3";
+  sql += " ORDER BY d.seq LIMIT ?4";
+  auto st = reader_->prepare(sql);
+  if (!st) return st.error();
+  if (f.state) (*st)->bind(1, toString(*f.state));
+  if (!f.destination.empty()) (*st)->bind(2, f.destination);
+  if (!f.message_id.empty()) (*st)->bind(3, f.message_id);
+  (*st)->bind(4, static_cast<std::int64_t>(f.limit));
+  return collectDeliveries(**st);
+}
+
+Result<std::optional<DeliveryInfo>> Store::delivery(std::int64_t seq) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kDeliveryColumns +
+                             " FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE d.seq = ?");
+  if (!st) return st.error();
+  (*st)->bind(1, seq);
+  auto rows = collectDeliveries(**st);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<DeliveryInfo>();
+  return std::optional<DeliveryInfo>(std::move(rows->front()));
+}
+
+Result<std::vector<DeliveryInfo>> Store::queuedDeliveries(std::int64_t after_seq, std::size_t limit) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kDeliveryColumns +
+                             " FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
+                             "WHERE d.state = 'queued' AND d.seq > ? ORDER BY d.seq LIMIT ?");
+  if (!st) return st.error();
+  (*st)->bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit));
+  return collectDeliveries(**st);
+}
+
+Result<QueueCounts> Store::counts() {
+  std::lock_guard lock(reader_mutex_);
+  QueueCounts c;
+  auto st = reader_->prepare("SELECT state, COUNT(*) FROM deliveries WHERE state IN ('queued','dead','held') GROUP BY state");
+  if (!st) return st.error();
+  for (;;) {
+    auto row = (*st)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const std::string s = (*st)->columnText(0);
+    const std::int64_t n = (*st)->columnInt(1);
+    if (s == "queued") c.queued = n;
+    if (s == "dead") c.dead = n;
+    if (s == "held") c.held = n;
+  }
+  (*st)->reset();
+  auto m = reader_->prepare(
+      "SELECT (SELECT COUNT(*) FROM messages WHERE state = 'quarantined'), "
+      "(SELECT COUNT(*) FROM messages WHERE state = 'received')");
+  if (!m) return m.error();
+  auto row = (*m)->step();
+  if (!row) return row.error();
+  c.quarantined = (*m)->columnInt(0);
+  c.received_unrouted = (*m)->columnInt(1);
+  (*m)->reset();
+  return c;
+}
+
+Result<std::int64_t> Store::auditSize() {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare("SELECT size FROM audit_state WHERE id = 1");
+  if (!st) return st.error();
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  const std::int64_t n = *row ? (*st)->columnInt(0) : 0;
+  (*st)->reset();
+  return n;
+}
+
+Result<std::vector<AuditRow>> Store::auditEntries(std::int64_t from_seq, std::size_t limit) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(
+      "SELECT seq, time, action, outcome, actor, message_id, record_type, source_org, destination_org, entry "
+      "FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?");
+  if (!st) return st.error();
+  (*st)->bind(1, from_seq).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<AuditRow> out;
+  for (;;) {
+    auto row = (*st)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    AuditRow a;
+    a.seq = (*st)->columnInt(0);
+    a.time_ms = (*st)->columnInt(1);
+    a.action = (*st)->columnText(2);
+    a.outcome = (*st)->columnText(3);
+    a.actor = (*st)->columnText(4);
+    a.message_id = (*st)->columnText(5);
+    a.record_type = (*st)->columnText(6);
+    a.source_org = (*st)->columnText(7);
+    a.destination_org = (*st)->columnText(8);
+    a.entry = (*st)->columnText(9);
+    out.push_back(std::move(a));
+  }
+  (*st)->reset();
+  return out;
+}
+
+bool Store::changedElsewhere() {
+  // PRAGMA data_version on the writer connection moves only when *another*
+  // connection commits (https://sqlite.org/pragma.html#pragma_data_version),
+  // i.e. the CLI replayed or approved something. Checked on the writer thread.
+  std::promise<bool> p;
+  auto f = p.get_future();
+  auto changed = std::make_shared<bool>(false);
+  Op op;
+  op.apply = [this, changed](Connection& db, AuditAppender&) -> Status {
+    const std::int64_t v = db.dataVersion();
+    *changed = v != last_data_version_;
+    last_data_version_ = v;
+    return {};
+  };
+  op.committed = [&p, changed](Status) { p.set_value(*changed); };
+  enqueue(std::move(op));
+  return f.get();
+}
+
+// ---- Audit log: tree state, leaves and signed checkpoints (issue #5 items 3-4) ----
+
+namespace {
+
+constexpr const char* kAuditLeafColumns =
+    "seq, time, action, outcome, actor, message_id, record_type, source_org, destination_org, entry, subject_key, "
+    "leaf_hash";
+
+AuditLeafRow readAuditLeaf(const Statement& st) {
+  AuditLeafRow l;
+  l.row.seq = st.columnInt(0);
+  l.row.time_ms = st.columnInt(1);
+  l.row.action = st.columnText(2);
+  l.row.outcome = st.columnText(3);
+  l.row.actor = st.columnText(4);
+  l.row.message_id = st.columnText(5);
+  l.row.record_type = st.columnText(6);
+  l.row.source_org = st.columnText(7);
+  l.row.destination_org = st.columnText(8);
+  l.row.entry = st.columnText(9);
+  l.subject_key = st.columnText(10);
+  l.leaf_hash = st.columnBlob(11);
+  return l;
+}
+
+Result<std::vector<AuditLeafRow>> readAuditLeaves(Connection& db, std::int64_t from_seq, std::size_t limit) {
+  auto st = db.prepare(std::string("SELECT ") + kAuditLeafColumns +
+                       " FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?");
+  if (!st) return st.error();
+  (*st)->bind(1, from_seq).bind(2, static_cast<std::int64_t>(limit));
+  std::vector<AuditLeafRow> out;
+  out.reserve(std::min<std::size_t>(limit, 8192));
+  for (;;) {
+    auto row = (*st)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    out.push_back(readAuditLeaf(**st));
+  }
+  (*st)->reset();
+  return out;
+}
+
+Result<AuditTreeState> readAuditTreeState(Connection& db) {
+  auto st = db.prepare("SELECT size, frontier FROM audit_state WHERE id = 1");
+  if (!st) return st.error();
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  if (!*row) return fail(db.path().string() + ": audit: the tree state row is missing; the store is damaged");
+  AuditTreeState s{(*st)->columnInt(0), (*st)->columnBlob(1)};
+  (*st)->reset();
+  return s;
+}
+
+constexpr const char* kCheckpointColumns = "tree_size, root, time, note";
+
+Result<std::vector<AuditCheckpointRow>> readCheckpoints(Statement& st) {
+  std::vector<AuditCheckpointRow> out;
+  for (;;) {
+    auto row = st.step();
+    if (!row) return row.error();
+    if (!*row) break;
+    AuditCheckpointRow c;
+    c.tree_size = st.columnInt(0);
+    const std::string root = st.columnBlob(1);
+    // A root of the wrong length stays all zeros: it cannot match any tree,
+    // so verification reports the checkpoint rather than skipping it.
+    if (root.size() == c.root.size()) std::copy(root.begin(), root.end(), c.root.begin());
+    c.time_s = st.columnInt(2);
+    c.note = st.columnText(3);
+    out.push_back(std::move(c));
+  }
+  st.reset();
+  return out;
+}
+
+}  // namespace
+
+Result<AuditTreeState> Store::auditTreeState() {
+  std::lock_guard lock(reader_mutex_);
+  return readAuditTreeState(*reader_);
+}
+
+Result<std::vector<AuditLeafRow>> Store::auditLeaves(std::int64_t from_seq, std::size_t limit) {
+  std::lock_guard lock(reader_mutex_);
+  return readAuditLeaves(*reader_, from_seq, limit);
+}
+
+Status Store::auditLeafHashes(std::int64_t begin, std::span<Sha256> out) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare("SELECT seq, leaf_hash FROM audit_log WHERE seq >= ? AND seq < ? ORDER BY seq");
+  if (!st) return st.error();
+  const auto end = begin + static_cast<std::int64_t>(out.size());
+  (*st)->bind(1, begin).bind(2, end);
+  std::int64_t next = begin;
+  for (;;) {
+    auto row = (*st)->step();
+    if (!row) return row.error();
+    if (!*row) break;
+    const std::int64_t seq = (*st)->columnInt(0);
+    const std::string hash = (*st)->columnBlob(1);
+    if (seq != next || hash.size() != 32) {
+      (*st)->reset();
+      return fail("audit entry " + std::to_string(next) + (seq != next ? " is missing" : " has a damaged leaf hash") +
+                  "; run `carebridge audit verify`");
+    }
+    std::copy(hash.begin(), hash.end(), out[static_cast<std::size_t>(next - begin)].begin());
+    ++next;
+  }
+  (*st)->reset();
+  if (next != end) return fail("audit entry " + std::to_string(next) + " is missing; run `carebridge audit verify`");
+  return {};
+}
+
+Status Store::scanAudit(AuditScanner& scanner, std::size_t batch_size) {
+  std::lock_guard lock(reader_mutex_);
+  // One read transaction: in WAL mode it sees one committed snapshot
+  // (https://sqlite.org/isolation.html), however long the scan takes.
+  if (auto s = reader_->exec("BEGIN"); !s) return s;
+  auto run = [&]() -> Status {
+    auto state = readAuditTreeState(*reader_);
+    if (!state) return state.error();
+    auto st = reader_->prepare(std::string("SELECT ") + kCheckpointColumns +
+                               " FROM audit_checkpoints ORDER BY tree_size");
+    if (!st) return st.error();
+    auto cps = readCheckpoints(**st);
+    if (!cps) return cps.error();
+    if (auto s = scanner.begin(*state, std::move(*cps)); !s) return s;
+    std::int64_t from = 0;
+    for (;;) {
+      auto rows = readAuditLeaves(*reader_, from, batch_size);
+      if (!rows) return rows.error();
+      if (rows->empty()) return {};
+      from = rows->back().row.seq + 1;
+      if (auto s = scanner.leaves(*rows); !s) return s;
+      if (rows->size() < batch_size) return {};
+    }
+  };
+  Status result = run();
+  (void)reader_->exec("COMMIT");
+  return result;
+}
+
+void Store::appendAuditCheckpoint(AuditCheckpointRow checkpoint, std::function<void(Status)> done) {
+  Op op;
+  op.apply = [cp = std::move(checkpoint)](Connection& db, AuditAppender&) -> Status {
+    // Checked inside the write transaction: checkpoints only move forward and
+    // never claim entries the log does not hold.
+    auto last = db.prepare("SELECT COALESCE(MAX(tree_size), -1) FROM audit_checkpoints");
+    if (!last) return last.error();
+    auto row = (*last)->step();
+    if (!row) return row.error();
+    const std::int64_t latest = (*last)->columnInt(0);
+    (*last)->reset();
+    if (cp.tree_size <= latest) {
+      return fail("audit checkpoint at size " + std::to_string(cp.tree_size) +
+                  " refused: a checkpoint at size " + std::to_string(latest) + " is already stored");
+    }
+    auto state = readAuditTreeState(db);
+    if (!state) return state.error();
+    if (cp.tree_size > state->size) {
+      return fail("audit checkpoint at size " + std::to_string(cp.tree_size) + " refused: the log holds only " +
+                  std::to_string(state->size) + " entries");
+    }
+    if (cp.tree_size == state->size && cp.tree_size > 0) {
+      auto f = audit::MerkleFrontier::fromBytes(state->frontier);
+      if (!f || f->root() != cp.root) {
+        return fail("audit checkpoint at size " + std::to_string(cp.tree_size) +
+                    " refused: its root is not the stored tree's root");
+      }
+    }
+    auto ins = db.prepare("INSERT INTO audit_checkpoints(tree_size, root, time, note) VALUES (?,?,?,?)");
+    if (!ins) return ins.error();
+    (*ins)->bind(1, cp.tree_size)
+        .bindBlob(2, std::string_view(reinterpret_cast<const char*>(cp.root.data()), cp.root.size()))
+        .bind(3, cp.time_s)
+        .bind(4, cp.note);
+    return (*ins)->run();
+  };
+  op.committed = std::move(done);
+  enqueue(std::move(op));
+}
+
+Status Store::appendAuditCheckpointSync(AuditCheckpointRow checkpoint) {
+  std::promise<Status> p;
+  auto f = p.get_future();
+  appendAuditCheckpoint(std::move(checkpoint), [&p](Status s) { p.set_value(std::move(s)); });
+  return f.get();
+}
+
+Result<std::vector<AuditCheckpointRow>> Store::auditCheckpoints(std::int64_t from_size, std::size_t limit) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kCheckpointColumns +
+                             " FROM audit_checkpoints WHERE tree_size >= ? ORDER BY tree_size LIMIT ?");
+  if (!st) return st.error();
+  (*st)->bind(1, from_size).bind(2, static_cast<std::int64_t>(limit));
+  return readCheckpoints(**st);
+}
+
+Result<std::optional<AuditCheckpointRow>> Store::auditCheckpoint(std::int64_t tree_size) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kCheckpointColumns +
+                             " FROM audit_checkpoints WHERE tree_size = ?");
+  if (!st) return st.error();
+  (*st)->bind(1, tree_size);
+  auto rows = readCheckpoints(**st);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<AuditCheckpointRow>();
+  return std::optional<AuditCheckpointRow>(std::move(rows->front()));
+}
+
+Result<std::optional<AuditCheckpointRow>> Store::latestAuditCheckpoint() {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kCheckpointColumns +
+                             " FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1");
+  if (!st) return st.error();
+  auto rows = readCheckpoints(**st);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<AuditCheckpointRow>();
+  return std::optional<AuditCheckpointRow>(std::move(rows->front()));
+}
+
+Sha256 StoreLeafHashSource::leafHash(std::uint64_t index) const {
+  Sha256 out{};
+  if (auto s = readLeafHashes(index, std::span<Sha256>(&out, 1)); !s) {
+    // The proof functions catch this and return it as an Error (merkle.h).
+    throw std::runtime_error(s.error().message);
+  }
+  return out;
+}
+
+Status StoreLeafHashSource::readLeafHashes(std::uint64_t begin, std::span<Sha256> out) const {
+  if (begin + out.size() > size_) return fail("audit: leaf range beyond the tree size");
+  return store_.auditLeafHashes(static_cast<std::int64_t>(begin), out);
+}
+
+// ---- end of the audit log block ----
+
+}  // namespace cb::store

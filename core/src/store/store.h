@@ -1,0 +1,341 @@
+#pragma once
+// The durable message store: every record carebridge accepts, and every
+// state it passes through, lives here before anything is acknowledged or
+// sent. The embedded default is one SQLite file in WAL mode.
+//
+// States:
+//   message:  received -> routed | quarantined
+//   delivery: queued -> delivered | dead | (held -> queued | refused)
+//
+// Every state change is one store transaction that also writes the audit
+// entries describing it (no change without its entry, no entry without its
+// change: if the audit write fails the change is rolled back and nothing is
+// shared). Writes go through one writer thread that commits in groups
+// ("group commit"): many operations share one transaction and one fsync, and
+// each operation's completion runs only after its transaction is durable.
+//
+// Several processes may use the same file (the daemon and the `carebridge`
+// CLI): each transaction takes SQLite's write lock (BEGIN IMMEDIATE) and
+// reads the audit log's Merkle state inside it, so appends stay contiguous.
+
+#include "audit/audit_event.h"
+#include "audit/merkle.h"
+#include "common/digest.h"
+#include "common/result.h"
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace cb::store {
+
+class Connection;
+class AuditAppender;
+
+enum class DeliveryState { Queued, Delivered, Dead, Held, Refused };
+const char* toString(DeliveryState s);
+std::optional<DeliveryState> deliveryStateFrom(std::string_view s);
+
+/// A record as received, before it is stored.
+struct NewMessage {
+  std::string source;             ///< inbound adapter instance
+  std::string source_org;         ///< its organisation (for the audit trail)
+  std::string sender_message_id;  ///< the sender's id; empty = no duplicate detection
+  std::string content_type;
+  std::string record_type;
+  std::string subject_key;        ///< keyed hash of the person, "" if unknown
+  std::string payload;
+  std::int64_t received_at_ms = 0;
+};
+
+/// A message's row (payload fetched separately).
+struct MessageInfo {
+  std::int64_t seq = 0;
+  std::string id;
+  std::string source;
+  std::string sender_message_id;
+  std::string content_type;
+  std::string record_type;
+  std::string subject_key;
+  std::string payload_sha256;
+  std::string state;  ///< received | routed | quarantined
+  std::string error;
+  std::int64_t received_at_ms = 0;
+};
+
+/// One queued copy of a message for one destination.
+struct NewDelivery {
+  std::string destination;  ///< outbound adapter instance
+  std::string route;
+  std::string content_type;
+  std::string record_type;
+  std::optional<std::string> payload;  ///< rendered bytes; nullopt = the message's payload unchanged
+  DeliveryState state = DeliveryState::Queued;
+};
+
+struct DeliveryInfo {
+  std::int64_t seq = 0;  ///< creation order; per destination and person, deliveries go in this order
+  std::int64_t message_seq = 0;
+  std::string message_id;
+  std::string destination;
+  std::string route;
+  std::string content_type;
+  std::string record_type;
+  std::string subject_key;
+  DeliveryState state = DeliveryState::Queued;
+  std::uint32_t attempts = 0;
+  std::int64_t next_attempt_at_ms = 0;
+  std::string last_error;
+  std::int64_t created_at_ms = 0;
+  std::int64_t updated_at_ms = 0;
+  std::int64_t received_at_ms = 0;  ///< when the message arrived (end-to-end latency)
+};
+
+/// What became of one delivery attempt.
+struct AttemptOutcome {
+  enum class Kind { Delivered, Retry, Dead } kind;
+  std::string error;                 ///< for Retry/Dead: why (no record content)
+  std::int64_t next_attempt_at_ms = 0;  ///< for Retry
+};
+
+enum class SubmitStatus { Stored, Duplicate };
+struct SubmitOutcome {
+  SubmitStatus status;
+  std::int64_t seq;
+  std::string message_id;
+};
+
+struct StoreOptions {
+  std::filesystem::path path;
+  bool synchronous_full = true;
+  std::size_t group_commit_max = 1000;
+};
+
+/// A filter for listing deliveries (`carebridge queue list`).
+struct DeliveryFilter {
+  std::optional<DeliveryState> state;
+  std::string destination;
+  std::string message_id;
+  std::size_t limit = 100;
+};
+
+/// One audit entry as stored (the canonical entry plus indexed copies).
+struct AuditRow {
+  std::int64_t seq = 0;  ///< Merkle leaf index
+  std::int64_t time_ms = 0;
+  std::string action;
+  std::string outcome;
+  std::string actor;
+  std::string message_id;
+  std::string record_type;
+  std::string source_org;
+  std::string destination_org;
+  std::string entry;  ///< the canonical bytes that were hashed
+};
+
+/// Counts for metrics and health.
+struct QueueCounts {
+  std::int64_t queued = 0;
+  std::int64_t dead = 0;
+  std::int64_t held = 0;
+  std::int64_t quarantined = 0;
+  std::int64_t received_unrouted = 0;
+};
+
+// ---- Audit log: tree state, leaves and signed checkpoints (issue #5 items 3-4) ----
+
+/// The Merkle tree state committed with the last audit entry.
+struct AuditTreeState {
+  std::int64_t size = 0;
+  std::string frontier;  ///< audit::MerkleFrontier::toBytes(), empty for the empty tree
+};
+
+/// One audit entry with everything verification needs: the canonical bytes,
+/// the leaf hash written beside them and the indexed copies of their fields.
+struct AuditLeafRow {
+  AuditRow row;
+  std::string subject_key;
+  std::string leaf_hash;  ///< 32 raw bytes as stored (a damaged row may hold anything)
+};
+
+/// A signed checkpoint as stored in `audit_checkpoints`.
+struct AuditCheckpointRow {
+  std::int64_t tree_size = 0;
+  Sha256 root{};
+  std::int64_t time_s = 0;  ///< signing time, Unix seconds
+  std::string note;         ///< the signed note, exactly as signed and published
+};
+
+/// Receives the audit log from Store::scanAudit(), all read in one read
+/// transaction, so the state, the entries and the checkpoints agree with one
+/// another even while the daemon keeps appending.
+class AuditScanner {
+ public:
+  virtual ~AuditScanner() = default;
+  /// First: the tree state and every checkpoint, oldest first.
+  virtual Status begin(const AuditTreeState& state, std::vector<AuditCheckpointRow> checkpoints) = 0;
+  /// Then every stored entry in seq order (rows beyond the state's size
+  /// too), in batches. An error stops the scan and is returned by it.
+  virtual Status leaves(std::span<const AuditLeafRow> batch) = 0;
+};
+
+// ---- end of the audit log block ----
+
+class Store {
+ public:
+  /// Opens (creating or migrating) the store and starts the writer thread.
+  static Result<std::unique_ptr<Store>> open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // ---- Writes: asynchronous, group-committed. `done` runs on the writer
+  // thread after the transaction is durable (or failed); keep it short.
+
+  /// Stores a received message with its receipt audit entry. A message from
+  /// the same source with the same sender id is a duplicate: not stored
+  /// again; the outcome names the first copy's id.
+  void submit(NewMessage message, std::function<void(Result<SubmitOutcome>)> done);
+
+  /// Records the pipeline's result for a received message: the deliveries it
+  /// produced (possibly none) and the audit entries for translation and
+  /// decisions. Fails if the message is not in state `received` (already routed).
+  void route(std::int64_t message_seq, std::vector<NewDelivery> deliveries, std::vector<audit::AuditEvent> events,
+             std::function<void(Result<std::vector<DeliveryInfo>>)> done);
+
+  /// Marks a message quarantined (it could not be translated) with the reason.
+  void quarantine(std::int64_t message_seq, std::string reason, std::vector<audit::AuditEvent> events,
+                  std::function<void(Status)> done);
+
+  /// Records one delivery attempt's outcome and its audit entries.
+  void recordAttempt(std::int64_t delivery_seq, AttemptOutcome outcome, std::vector<audit::AuditEvent> events,
+                     std::function<void(Status)> done);
+
+  /// Puts dead-lettered deliveries back in the queue (attempts reset), with
+  /// an audit entry naming who asked. Returns the deliveries replayed.
+  void replay(std::vector<std::int64_t> delivery_seqs, audit::Actor who, std::string reason,
+              std::function<void(Result<std::vector<DeliveryInfo>>)> done);
+
+  /// Appends audit entries that accompany no state change (start, stop,
+  /// config load, TLS refusal, views).
+  void audit(std::vector<audit::AuditEvent> events, std::function<void(Status)> done);
+
+  /// Synchronous convenience wrappers (for the CLI and tests): submit the
+  /// operation and wait for its commit.
+  Result<std::vector<DeliveryInfo>> replaySync(std::vector<std::int64_t> delivery_seqs, audit::Actor who,
+                                               std::string reason);
+  Status auditSync(std::vector<audit::AuditEvent> events);
+
+  /// Waits until every write queued so far has committed.
+  void flush();
+
+  // ---- Reads: synchronous, on a reader connection (thread-safe; serialised).
+
+  Result<std::vector<MessageInfo>> messagesInState(const std::string& state, std::size_t limit);
+  Result<std::optional<MessageInfo>> message(const std::string& message_id);
+  Result<std::optional<MessageInfo>> messageBySeq(std::int64_t seq);
+  Result<std::string> payload(std::int64_t message_seq);
+  /// The bytes to deliver: the rendered payload, or the message's own.
+  Result<std::string> deliveryPayload(std::int64_t delivery_seq);
+  Result<std::vector<DeliveryInfo>> deliveries(const DeliveryFilter& filter);
+  Result<std::optional<DeliveryInfo>> delivery(std::int64_t seq);
+  /// Queued deliveries in creation order, for the scheduler at start-up and
+  /// after another process changed the store.
+  Result<std::vector<DeliveryInfo>> queuedDeliveries(std::int64_t after_seq, std::size_t limit);
+  Result<QueueCounts> counts();
+  /// Number of audit entries (the Merkle tree size).
+  Result<std::int64_t> auditSize();
+  /// Audit entries with seq >= from_seq, oldest first.
+  Result<std::vector<AuditRow>> auditEntries(std::int64_t from_seq, std::size_t limit);
+  /// True when another connection has committed since the last call.
+  bool changedElsewhere();
+
+  // ---- Audit log: tree state, leaves and signed checkpoints (issue #5 items 3-4).
+  // Reads use the reader connection; appending a checkpoint goes through the
+  // writer thread like every other write.
+
+  /// The committed tree state (size and frontier), read in one statement.
+  Result<AuditTreeState> auditTreeState();
+  /// Audit entries with seq >= from_seq with their leaf hashes, oldest first.
+  Result<std::vector<AuditLeafRow>> auditLeaves(std::int64_t from_seq, std::size_t limit);
+  /// The stored leaf hashes of entries [begin, begin + out.size()); fails
+  /// naming the first entry that is missing or whose hash is not 32 bytes.
+  Status auditLeafHashes(std::int64_t begin, std::span<Sha256> out);
+  /// Reads the whole audit log in one read transaction (see AuditScanner).
+  Status scanAudit(AuditScanner& scanner, std::size_t batch_size = 8192);
+
+  /// Appends a signed checkpoint. Refused unless its tree size is larger
+  /// than every stored checkpoint's and at most the committed tree size, and,
+  /// when it equals the tree size, unless its root is the committed root.
+  void appendAuditCheckpoint(AuditCheckpointRow checkpoint, std::function<void(Status)> done);
+  Status appendAuditCheckpointSync(AuditCheckpointRow checkpoint);
+  /// Checkpoints with tree_size >= from_size, oldest first.
+  Result<std::vector<AuditCheckpointRow>> auditCheckpoints(std::int64_t from_size, std::size_t limit);
+  /// The checkpoint at exactly `tree_size`, if one was signed.
+  Result<std::optional<AuditCheckpointRow>> auditCheckpoint(std::int64_t tree_size);
+  /// The newest checkpoint, if any.
+  Result<std::optional<AuditCheckpointRow>> latestAuditCheckpoint();
+
+  // ---- end of the audit log block
+
+  const std::filesystem::path& path() const { return options_.path; }
+
+ private:
+  struct Op {
+    // Runs inside the batch transaction; returning an error rolls back only
+    // this operation (a savepoint), others in the batch still commit.
+    std::function<Status(Connection&, AuditAppender&)> apply;
+    // Called after COMMIT with the op's own status (or the commit's failure).
+    std::function<void(Status)> committed;
+  };
+
+  explicit Store(StoreOptions options);
+  void enqueue(Op op);
+  void writerLoop();
+  void runBatch(std::vector<Op>& batch);
+
+  StoreOptions options_;
+  std::unique_ptr<Connection> writer_;
+  std::unique_ptr<Connection> reader_;
+  std::mutex reader_mutex_;
+  std::int64_t last_data_version_ = -1;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable drained_;
+  std::deque<Op> queue_;
+  std::size_t in_progress_ = 0;
+  bool stopping_ = false;
+  std::thread writer_thread_;
+};
+
+// ---- Audit log block (issue #5): the stored leaf hashes as a Merkle source.
+
+/// The leaf hashes of the store's audit log, for the proof functions of
+/// audit/merkle.h. The size is fixed when constructed (the log may grow
+/// meanwhile; proofs are for a checkpoint's size). Read failures (a missing
+/// entry, a damaged hash) come back from the proof functions as Errors.
+class StoreLeafHashSource final : public audit::LeafHashSource {
+ public:
+  /// OWNERSHIP: `store` must outlive this source.
+  StoreLeafHashSource(Store& store, std::uint64_t size) : store_(store), size_(size) {}
+
+  std::uint64_t size() const override { return size_; }
+  Sha256 leafHash(std::uint64_t index) const override;
+  Status readLeafHashes(std::uint64_t begin, std::span<Sha256> out) const override;
+
+ private:
+  Store& store_;
+  std::uint64_t size_;
+};
+
+}  // namespace cb::store
