@@ -1,0 +1,211 @@
+#include "pipeline/route.h"
+
+#include "common/log.h"
+#include "pipeline/deliver.h"
+
+namespace cb::pipeline {
+namespace {
+
+std::shared_ptr<spdlog::logger> logger() {
+  static auto lg = log::get("route");
+  return lg;
+}
+
+audit::AuditEvent eventFor(const ReceivedRecord& r, const char* action, const char* outcome) {
+  audit::AuditEvent e;
+  e.actor = audit::Actor::system();
+  e.action = action;
+  e.outcome = outcome;
+  e.message_id = r.message_id;
+  e.record_type = r.record_type;
+  e.source_org = r.source_org;
+  e.subject_key = r.subject_key;
+  return e;
+}
+
+}  // namespace
+
+Router::Router(store::Store& store, const TopologyHolder& topology, Scheduler& scheduler)
+    : store_(store), topology_(topology), scheduler_(scheduler) {}
+
+Router::~Router() { stop(std::chrono::milliseconds(0)); }
+
+Status Router::recover() {
+  for (;;) {
+    auto batch = store_.messagesInState("received", 1000);
+    if (!batch) return batch.error();
+    std::size_t added = 0;
+    for (const auto& m : *batch) {
+      // Skip what is already queued here (recover() may run twice).
+      {
+        std::lock_guard lock(mutex_);
+        bool queued = false;
+        for (const auto& q : queue_) queued = queued || q.seq == m.seq;
+        if (queued) continue;
+      }
+      auto payload = store_.payload(m.seq);
+      if (!payload) return payload.error();
+      ReceivedRecord r;
+      r.seq = m.seq;
+      r.message_id = m.id;
+      r.source = m.source;
+      r.content_type = m.content_type;
+      r.record_type = m.record_type;
+      r.subject_key = m.subject_key;
+      r.payload = std::make_shared<const std::string>(std::move(*payload));
+      if (auto t = topology_.get()) r.source_org = t->organisationOf(m.source);
+      enqueue(std::move(r));
+      ++added;
+    }
+    if (batch->size() < 1000 || added == 0) break;
+    // Let the worker route this batch before reading the next one.
+    std::unique_lock lock(mutex_);
+    idle_.wait(lock, [this] { return queue_.empty() && routing_ == 0; });
+  }
+  return {};
+}
+
+void Router::enqueue(ReceivedRecord record) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(record));
+  }
+  wake_.notify_one();
+}
+
+std::size_t Router::backlog() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size() + routing_;
+}
+
+void Router::start() {
+  std::lock_guard lock(mutex_);
+  if (running_) return;
+  running_ = true;
+  stopping_ = false;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Router::stop(std::chrono::milliseconds drain) {
+  {
+    std::unique_lock lock(mutex_);
+    if (!running_) return;
+    idle_.wait_for(lock, drain, [this] { return queue_.empty() && routing_ == 0; });
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mutex_);
+  running_ = false;
+}
+
+void Router::loop() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    ReceivedRecord r = std::move(queue_.front());
+    queue_.pop_front();
+    ++routing_;
+    lock.unlock();
+    process(std::move(r));
+    lock.lock();
+  }
+}
+
+void Router::process(ReceivedRecord r) {
+  const auto topology = topology_.get();
+  auto finished = [this] {
+    {
+      std::lock_guard lock(mutex_);
+      --routing_;
+    }
+    idle_.notify_all();
+  };
+  std::vector<store::NewDelivery> deliveries;
+  std::vector<audit::AuditEvent> events;
+  const auto* plans = topology ? topology->routesFrom(r.source) : nullptr;
+  std::string quarantine_reason;
+
+  if (plans == nullptr || plans->empty()) {
+    auto e = eventFor(r, audit::action::kDecided, audit::outcome::kRefused);
+    e.with("decision", "refuse").with("rule", "no-route").with("adapter", r.source);
+    e.with("explanation", "no route takes records from adapter '" + r.source + "'; nothing was shared");
+    events.push_back(std::move(e));
+    logger()->warn("message {} from {}: no route; not shared", r.message_id, r.source);
+  }
+  for (const auto* plan = plans != nullptr ? plans->data() : nullptr;
+       plans != nullptr && plan != plans->data() + plans->size() && quarantine_reason.empty(); ++plan) {
+    auto translated = plan->translator->translate(r);
+    if (!translated) {
+      quarantine_reason = "route '" + plan->name + "': " + translated.error().message;
+      break;
+    }
+    auto te = eventFor(r, audit::action::kTranslated, audit::outcome::kSuccess);
+    te.record_type = translated->record_type;
+    te.subject_key = translated->subject_key;
+    te.with("route", plan->name);
+    for (const auto& kv : translated->audit_details) te.details.push_back(kv);
+    events.push_back(std::move(te));
+    for (const auto& dest : plan->destinations) {
+      const SharingDecision decision = plan->policy->decide(*translated, dest);
+      auto de = eventFor(r, audit::action::kDecided,
+                         decision.verdict == SharingDecision::Verdict::Refuse ? audit::outcome::kRefused
+                                                                              : audit::outcome::kSuccess);
+      de.record_type = translated->record_type;
+      de.subject_key = translated->subject_key;
+      de.destination_org = dest.organisation;
+      de.with("decision", toString(decision.verdict)).with("route", dest.route).with("destination", dest.adapter);
+      de.with("rule", decision.rule).with("explanation", decision.explanation);
+      if (!decision.agreement.empty()) de.with("agreement", decision.agreement);
+      if (!decision.flow.empty()) de.with("flow", decision.flow);
+      if (!decision.purpose.empty()) de.with("purpose", decision.purpose);
+      if (!decision.lawful_basis.empty()) de.with("lawful_basis", decision.lawful_basis);
+      if (!decision.withheld.empty()) {
+        std::string items;
+        for (const auto& w : decision.withheld) items += (items.empty() ? "" : ",") + w;
+        de.with("withheld", items);
+      }
+      events.push_back(std::move(de));
+      if (decision.verdict == SharingDecision::Verdict::Refuse) continue;
+      auto rendered = plan->renderer->render(*translated, decision, dest);
+      if (!rendered) {
+        quarantine_reason = "route '" + plan->name + "' to '" + dest.adapter + "': " + rendered.error().message;
+        break;
+      }
+      store::NewDelivery nd;
+      nd.destination = dest.adapter;
+      nd.route = dest.route;
+      nd.content_type = rendered->content_type;
+      nd.record_type = rendered->record_type;
+      if (rendered->body) nd.payload = *rendered->body;
+      nd.state = decision.verdict == SharingDecision::Verdict::Hold ? store::DeliveryState::Held
+                                                                     : store::DeliveryState::Queued;
+      deliveries.push_back(std::move(nd));
+    }
+  }
+
+  if (!quarantine_reason.empty()) {
+    auto qe = eventFor(r, audit::action::kQuarantined, audit::outcome::kRefused);
+    qe.with("reason", quarantine_reason);
+    logger()->warn("message {} quarantined: {}", r.message_id, quarantine_reason);
+    store_.quarantine(r.seq, quarantine_reason, {std::move(qe)}, [finished, id = r.message_id](Status s) {
+      if (!s) logger()->error("message {}: recording the quarantine failed: {}", id, s.error().message);
+      finished();
+    });
+    return;
+  }
+  store_.route(r.seq, std::move(deliveries), std::move(events),
+               [this, finished, id = r.message_id](Result<std::vector<store::DeliveryInfo>> created) {
+                 if (!created) {
+                   // Still 'received' in the store: routed again after the next restart.
+                   logger()->error("message {}: storing its routing failed: {}", id, created.error().message);
+                 } else {
+                   scheduler_.add(*created);
+                 }
+                 finished();
+               });
+}
+
+}  // namespace cb::pipeline
+
