@@ -1,0 +1,391 @@
+// End to end: the real carebridged, real certificates, real SQLite files,
+// real mutual TLS on loopback, partner systems played by the test.
+#include "e2e/harness.h"
+#include "store/store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+
+namespace cb::e2e {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+namespace fs = std::filesystem;
+
+std::string record(int person, int seq) {
+  return "<Concern><Person>p" + std::to_string(person) + "</Person><Seq>" + std::to_string(seq) + "</Seq></Concern>";
+}
+
+int seqOf(const std::string& body) {
+  auto a = body.find("<Seq>") + 5;
+  return std::stoi(body.substr(a, body.find("</Seq>") - a));
+}
+
+std::string personOf(const std::string& body) {
+  auto a = body.find("<Person>") + 8;
+  return body.substr(a, body.find("</Person>") - a);
+}
+
+class DaemonE2E : public ::testing::Test {
+ protected:
+  test::TempDir dir;
+  fs::path certs = test::devCerts();
+  IoThreads threads;
+  std::unique_ptr<Sink> sink;
+  std::unique_ptr<DaemonProcess> daemon;
+
+  void SetUp() override { sink = std::make_unique<Sink>(threads.io(), certs); }
+
+  // The standard topology: partner-a -> [in] carebridged [out] -> sink.
+  std::string config(const std::string& out_plugin_block = "", const std::string& extra = "") {
+    std::string out = out_plugin_block;
+    if (out.empty()) {
+      out = "[[adapter]]\nname = \"out\"\nplugin = \"https\"\norganisation = \"00AF\"\n"
+            "  [adapter.tls]\n  certificate = \"" + (certs / "carebridge.pem").string() + "\"\n  private_key = \"" +
+            (certs / "carebridge.key").string() + "\"\n  ca = \"" + (certs / "ca.pem").string() +
+            "\"\n  server_name = \"localhost\"\n  [adapter.settings]\n  url = \"https://localhost:" +
+            std::to_string(sink->port()) + "/records\"\n  timeout = \"5s\"\n"
+            "  [adapter.delivery]\n  initial_backoff = \"50ms\"\n  max_backoff = \"200ms\"\n  max_attempts = 1000\n";
+    }
+    return "[daemon]\ndata_dir = \"state\"\nplugin_dir = \"" + test::pluginDir().string() +
+           "\"\nlog_level = \"info\"\ndrain_timeout = \"3s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
+           "[[adapter]]\nname = \"in\"\nplugin = \"https\"\norganisation = \"RPG\"\n"
+           "  [adapter.tls]\n  certificate = \"" + (certs / "server.pem").string() + "\"\n  private_key = \"" +
+           (certs / "server.key").string() + "\"\n  ca = \"" + (certs / "ca.pem").string() + "\"\n  crl = \"" +
+           (certs / "crl.pem").string() + "\"\n  [adapter.settings]\n  listen = \"127.0.0.1:0\"\n  max_body = 65536\n" +
+           out + "[[route]]\nname = \"in-to-out\"\nfrom = \"in\"\nto = [\"out\"]\nmode = \"passthrough\"\n" + extra;
+  }
+
+  void startDaemon(const std::string& text) {
+    test::writeFile(dir / "carebridge.toml", text);
+    daemon = std::make_unique<DaemonProcess>(dir / "carebridge.toml", dir / "carebridged.log");
+    ASSERT_TRUE(daemon->start()) << daemon->log();
+  }
+
+  std::pair<unsigned, std::string> send(Sender& s, int person, int seq, const std::string& sender_id = "") {
+    std::vector<net::HttpHeader> h{{"Content-Type", "application/xml"},
+                                   {"X-Subject", "p" + std::to_string(person)},
+                                   {"X-Record-Type", "SafeguardingConcern"}};
+    if (!sender_id.empty()) h.push_back({"X-Message-Id", sender_id});
+    return s.post(daemon->adapterPort("in"), record(person, seq), h);
+  }
+
+  std::unique_ptr<store::Store> openStore() {
+    store::StoreOptions o;
+    o.path = dir / "state" / "carebridge.db";
+    auto s = store::Store::open(o);
+    EXPECT_TRUE(s) << s.error().message;
+    return std::move(*s);
+  }
+
+  std::vector<std::string> auditActions() {
+    auto st = openStore();
+    std::vector<std::string> out;
+    auto entries = st->auditEntries(0, 1000000);
+    EXPECT_TRUE(entries) << entries.error().message;
+    if (!entries) return out;
+    for (const auto& r : *entries) out.push_back(r.action + "/" + r.outcome);
+    return out;
+  }
+};
+
+TEST_F(DaemonE2E, ARecordTravelsOverMutualTlsAndIsAudited) {
+  startDaemon(config());
+  Sender partner(threads.io(), certs, "partner-a");
+  auto [status, body] = send(partner, 1, 1, "rio-1");
+  ASSERT_EQ(status, 202u) << body;
+  EXPECT_THAT(body, HasSubstr("message_id"));
+  ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10)));
+  const auto got = sink->received();
+  EXPECT_EQ(got[0].body, record(1, 1));
+  EXPECT_EQ(got[0].peer_cn, "carebridge");  // carebridged presented its own client certificate
+  EXPECT_THAT(body, HasSubstr(got[0].message_id));
+  EXPECT_EQ(daemon->stop(), 0);
+  const auto actions = auditActions();
+  for (const char* a : {"daemon.started/success", "config.loaded/success", "plugin.loaded/success",
+                        "record.received/success", "record.translated/success", "sharing.decided/success",
+                        "delivery.attempt/success", "daemon.stopped/success"}) {
+    EXPECT_THAT(actions, ::testing::Contains(a));
+  }
+  // The operational log names message ids, never the person.
+  EXPECT_THAT(daemon->log(), ::testing::Not(HasSubstr("<Person>")));
+}
+
+TEST_F(DaemonE2E, DuplicateSubmissionsAreAcceptedOnce) {
+  startDaemon(config());
+  Sender partner(threads.io(), certs, "partner-a");
+  auto first = send(partner, 1, 1, "rio-dup");
+  auto second = send(partner, 1, 1, "rio-dup");
+  EXPECT_EQ(first.first, 202u);
+  EXPECT_EQ(second.first, 200u);
+  EXPECT_EQ(first.second, second.second);
+  ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(sink->distinct(), 1u);
+}
+
+TEST_F(DaemonE2E, KillNineMidStreamLosesNothingAndDuplicatesNothing) {
+  startDaemon(config());
+  Sender partner(threads.io(), certs, "partner-a");
+  constexpr int kRecords = 150;
+  std::map<int, bool> acked;
+  std::atomic<bool> killed{false};
+  // The sender keeps every record until it is acknowledged, as a real source does.
+  std::thread killer([&] {
+    while (sink->distinct() < 20) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    daemon->kill9();
+    killed = true;
+  });
+  for (int i = 0; i < kRecords; ++i) {
+    if (killed) break;
+    auto [status, body] = send(partner, i % 7, i, "rio-" + std::to_string(i));
+    acked[i] = status == 202 || status == 200;
+  }
+  killer.join();
+  ASSERT_TRUE(daemon->start()) << daemon->log();
+  for (int i = 0; i < kRecords; ++i) {
+    if (acked[i]) continue;
+    auto [status, body] = send(partner, i % 7, i, "rio-" + std::to_string(i));
+    ASSERT_TRUE(status == 202 || status == 200) << status << " " << body;
+  }
+  ASSERT_TRUE(sink->waitFor(kRecords, std::chrono::seconds(30))) << sink->distinct();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Every record arrived, each under exactly one message id (a redelivery
+  // after the crash carries the same id, which the sink detects).
+  std::map<int, std::set<std::string>> ids_per_record;
+  for (const auto& r : sink->received()) ids_per_record[seqOf(r.body)].insert(r.message_id);
+  ASSERT_EQ(ids_per_record.size(), static_cast<std::size_t>(kRecords));
+  for (const auto& [seq, ids] : ids_per_record) EXPECT_EQ(ids.size(), 1u) << "record " << seq;
+}
+
+TEST_F(DaemonE2E, APartnerThatIsDownGetsEverythingLaterInPerPersonOrder) {
+  sink->setDown(true);
+  startDaemon(config());
+  Sender partner(threads.io(), certs, "partner-a");
+  constexpr int kRecords = 60;
+  for (int i = 0; i < kRecords; ++i) ASSERT_EQ(send(partner, i % 5, i, "rio-" + std::to_string(i)).first, 202u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(sink->distinct(), 0u);
+  sink->setDown(false);
+  ASSERT_TRUE(sink->waitFor(kRecords, std::chrono::seconds(30))) << sink->distinct();
+  std::map<std::string, int> last;
+  for (const auto& r : sink->received()) {
+    const auto person = personOf(r.body);
+    const int seq = seqOf(r.body);
+    if (last.count(person) != 0) {
+      EXPECT_LT(last[person], seq) << "person " << person;
+    }
+    last[person] = seq;
+  }
+}
+
+TEST_F(DaemonE2E, CertificatesThatDoNotVerifyAreRefusedAndAudited) {
+  startDaemon(config());
+  for (const char* who : {"rogue", "expired", "revoked"}) {
+    Sender bad(threads.io(), certs, who);
+    auto [status, body] = send(bad, 1, 1, std::string("bad-") + who);
+    EXPECT_EQ(status, 0u) << who << ": " << body;
+  }
+  // No client certificate at all.
+  std::string out;
+  const int rc = runCommand({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(daemon->adapterPort("in")),
+                             "-CAfile", (certs / "ca.pem").string(), "-servername", "localhost", "-brief"},
+                            &out);
+  (void)rc;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(sink->distinct(), 0u);
+  EXPECT_EQ(daemon->stop(), 0);
+  const auto actions = auditActions();
+  EXPECT_GE(std::count(actions.begin(), actions.end(), "tls.refused/refused"), 3);
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "record.received/success"), 0);
+}
+
+TEST_F(DaemonE2E, MalformedHttpAndOversizedBodiesAreRefusedWithoutCrashing) {
+  startDaemon(config());
+  const std::string port = std::to_string(daemon->adapterPort("in"));
+  test::writeFile(dir / "garbage.txt", "THIS IS NOT HTTP\r\n\x01\x02\x03\r\n\r\n");
+  std::string out;
+  runCommand({"sh", "-c",
+              "openssl s_client -quiet -connect 127.0.0.1:" + port + " -cert " + (certs / "partner-a.pem").string() +
+                  " -key " + (certs / "partner-a.key").string() + " -CAfile " + (certs / "ca.pem").string() +
+                  " < " + (dir / "garbage.txt").string()},
+             &out);
+  EXPECT_THAT(out, HasSubstr("400"));
+  Sender partner(threads.io(), certs, "partner-a");
+  auto big = partner.post(daemon->adapterPort("in"), std::string(70000, 'x'), {{"X-Message-Id", "big"}});
+  EXPECT_EQ(big.first, 413u);
+  auto wrong_path = partner.post(daemon->adapterPort("in"), "x", {}, "/elsewhere");
+  EXPECT_EQ(wrong_path.first, 404u);
+  // Still alive and serving.
+  EXPECT_TRUE(daemon->running());
+  EXPECT_EQ(send(partner, 1, 1, "after").first, 202u);
+  ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10)));
+}
+
+TEST_F(DaemonE2E, ABadConfigNamesFileAndLine) {
+  test::writeFile(dir / "bad.toml", "[daemon]\ndata_dir = \"s\"\nio_thread = 2\n");
+  std::string out;
+  EXPECT_EQ(runCommand({carebridgedBinary().string(), "--config", (dir / "bad.toml").string(), "--check-config"}, &out), 1);
+  EXPECT_THAT(out, HasSubstr("bad.toml:3: daemon.io_thread: unknown key"));
+  DaemonProcess d(dir / "bad.toml", dir / "bad.log");
+  EXPECT_FALSE(d.start(std::chrono::seconds(5)));
+  EXPECT_THAT(d.log(), HasSubstr("bad.toml:3: daemon.io_thread: unknown key"));
+  // And a good one passes.
+  test::writeFile(dir / "good.toml", config());
+  EXPECT_EQ(runCommand({carebridgedBinary().string(), "--config", (dir / "good.toml").string(), "--check-config"}, &out), 0)
+      << out;
+  EXPECT_THAT(out, HasSubstr("configuration OK"));
+}
+
+TEST_F(DaemonE2E, APluginBuiltForAnotherAbiIsRefusedNamingBothVersions) {
+  const std::string out_block = "[[adapter]]\nname = \"out\"\nplugin = \"wrong_abi\"\n";
+  test::writeFile(dir / "carebridge.toml", config(out_block));
+  std::string out;
+  EXPECT_EQ(runCommand({carebridgedBinary().string(), "--config", (dir / "carebridge.toml").string(), "--check-config"},
+                       &out),
+            1);
+  EXPECT_THAT(out, AllOf(HasSubstr("plugin 'wrong_abi'"), HasSubstr("ABI 2.0"), HasSubstr("ABI 1.0")));
+  DaemonProcess d(dir / "carebridge.toml", dir / "d.log");
+  EXPECT_FALSE(d.start(std::chrono::seconds(5)));
+  EXPECT_EQ(d.waitExit(std::chrono::seconds(5)), -1);  // already reaped by start()
+  EXPECT_THAT(d.log(), AllOf(HasSubstr("plugin 'wrong_abi'"), HasSubstr("ABI 2.0")));
+}
+
+TEST_F(DaemonE2E, APluginThatThrowsDoesNotTakeTheDaemonDown) {
+  const std::string out_block = "[[adapter]]\nname = \"out\"\nplugin = \"fake\"\n  [adapter.settings]\n  mode = \"throw\"\n"
+                                "  [adapter.delivery]\n  initial_backoff = \"50ms\"\n  max_attempts = 3\n";
+  startDaemon(config(out_block));
+  Sender partner(threads.io(), certs, "partner-a");
+  ASSERT_EQ(send(partner, 1, 1, "t-1").first, 202u);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_TRUE(daemon->running());
+  EXPECT_EQ(send(partner, 1, 2, "t-2").first, 202u);
+  std::string out;
+  EXPECT_EQ(runCommand({carebridgeCli().string(), "--config", (dir / "carebridge.toml").string(), "queue", "list"}, &out), 0);
+  EXPECT_THAT(out, HasSubstr("adapter threw"));
+  EXPECT_EQ(daemon->stop(), 0);
+}
+
+TEST_F(DaemonE2E, APluginThatCrashesTheProcessLosesNothing) {
+  const std::string crashing = "[[adapter]]\nname = \"out\"\nplugin = \"fake\"\n  [adapter.settings]\n  crash_after = 1\n";
+  startDaemon(config(crashing));
+  Sender partner(threads.io(), certs, "partner-a");
+  ASSERT_EQ(send(partner, 1, 1, "c-1").first, 202u);
+  EXPECT_NE(daemon->waitExit(std::chrono::seconds(10)), -1);  // aborted inside the plugin
+  const std::string healthy = "[[adapter]]\nname = \"out\"\nplugin = \"fake\"\n  [adapter.settings]\n  record_file = \"" +
+                              (dir / "delivered.txt").string() + "\"\n";
+  startDaemon(config(healthy));
+  for (int i = 0; i < 100 && test::readFile(dir / "delivered.txt").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(test::readFile(dir / "delivered.txt"), HasSubstr(" 2 "));  // the second attempt, after restart
+}
+
+TEST_F(DaemonE2E, DeadLettersCanBeListedAndReplayedFromTheCli) {
+  sink->setRefuse(true);
+  startDaemon(config());
+  Sender partner(threads.io(), certs, "partner-a");
+  ASSERT_EQ(send(partner, 1, 1, "dl-1").first, 202u);
+  const std::vector<std::string> cli{carebridgeCli().string(), "--config", (dir / "carebridge.toml").string(), "--as",
+                                     "alice"};
+  std::string out;
+  for (int i = 0; i < 100; ++i) {
+    auto args = cli;
+    args.insert(args.end(), {"queue", "list", "--state", "dead", "--json"});
+    runCommand(args, &out);
+    if (out.find("refused with HTTP 400") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_THAT(out, HasSubstr("refused with HTTP 400"));
+  sink->setRefuse(false);
+  auto args = cli;
+  args.insert(args.end(), {"queue", "replay", "--all-dead", "--reason", "partner fixed its validation"});
+  ASSERT_EQ(runCommand(args, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("1 delivery queued again"));
+  ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10)));
+  EXPECT_EQ(daemon->stop(), 0);
+  auto st = openStore();
+  bool replay_audited = false;
+  auto entries = st->auditEntries(0, 100000);
+  ASSERT_TRUE(entries) << entries.error().message;
+  for (const auto& r : *entries) {
+    if (r.action == "delivery.replayed") {
+      replay_audited = true;
+      EXPECT_EQ(r.actor, "person:alice");
+      EXPECT_THAT(r.entry, HasSubstr("partner fixed its validation"));
+    }
+  }
+  EXPECT_TRUE(replay_audited);
+}
+
+TEST_F(DaemonE2E, ReloadSwapsConfigurationAtomicallyOrKeepsTheOld) {
+  startDaemon(config());
+  Sender partner(threads.io(), certs, "partner-a");
+  ASSERT_EQ(send(partner, 1, 1, "r-1").first, 202u);
+  ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10)));
+  // A broken file: the running configuration stays, and the log says why.
+  test::writeFile(dir / "carebridge.toml", config() + "[[route]]\nname = \"bad\"\n");
+  daemon->signal(SIGHUP);
+  for (int i = 0; i < 100 && daemon->log().find("reload refused") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(daemon->log(), AllOf(HasSubstr("reload refused"), HasSubstr("carebridge.toml:")));
+  EXPECT_EQ(send(partner, 1, 2, "r-2").first, 202u);
+  ASSERT_TRUE(sink->waitFor(2, std::chrono::seconds(10)));
+  // A good new file with a second destination takes effect without a restart.
+  Sink second(threads.io(), certs);
+  const std::string extra_out =
+      "[[adapter]]\nname = \"out2\"\nplugin = \"https\"\n  [adapter.tls]\n  certificate = \"" +
+      (certs / "carebridge.pem").string() + "\"\n  private_key = \"" + (certs / "carebridge.key").string() +
+      "\"\n  ca = \"" + (certs / "ca.pem").string() + "\"\n  server_name = \"localhost\"\n  [adapter.settings]\n  url = \"https://localhost:" +
+      std::to_string(second.port()) + "/records\"\n";
+  std::string text = config();
+  text.replace(text.find("to = [\"out\"]"), std::string("to = [\"out\"]").size(), "to = [\"out\", \"out2\"]");
+  test::writeFile(dir / "carebridge.toml", text + extra_out);
+  daemon->signal(SIGHUP);
+  for (int i = 0; i < 100 && daemon->log().find("configuration reloaded") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_THAT(daemon->log(), HasSubstr("configuration reloaded"));
+  // The inbound listener was rebuilt: find its new port.
+  std::uint16_t port = 0;
+  {
+    const std::string l = daemon->log();
+    const auto at = l.rfind("adapter in listening on port ");
+    port = static_cast<std::uint16_t>(std::stoi(l.substr(at + 29)));
+  }
+  std::vector<net::HttpHeader> h{{"X-Message-Id", "r-3"}, {"X-Subject", "p1"}};
+  EXPECT_EQ(partner.post(port, record(1, 3), h).first, 202u);
+  ASSERT_TRUE(second.waitFor(1, std::chrono::seconds(10)));
+  ASSERT_TRUE(sink->waitFor(3, std::chrono::seconds(10)));
+  EXPECT_EQ(daemon->stop(), 0);
+}
+
+TEST_F(DaemonE2E, HealthReadinessAndMetricsAreServed) {
+  startDaemon(config());
+  Sender partner(threads.io(), certs, "partner-a");
+  ASSERT_EQ(send(partner, 1, 1, "m-1").first, 202u);
+  ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10)));
+  std::string out;
+  const std::string base = "http://127.0.0.1:" + std::to_string(daemon->adminPort());
+  ASSERT_EQ(runCommand({"curl", "-fsS", base + "/readyz"}, &out), 0) << out;
+  EXPECT_THAT(out, HasSubstr("ready"));
+  ASSERT_EQ(runCommand({"curl", "-fsS", base + "/healthz"}, &out), 0) << out;
+  for (int i = 0; i < 50; ++i) {
+    runCommand({"curl", "-fsS", base + "/metrics"}, &out);
+    if (out.find("carebridge_delivered_total{destination=\"out\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(out, AllOf(HasSubstr("carebridge_received_total{adapter=\"in\"} 1"),
+                         HasSubstr("carebridge_delivered_total{destination=\"out\"} 1"),
+                         HasSubstr("carebridge_queue_depth"), HasSubstr("carebridge_delivery_latency_seconds_bucket")));
+}
+
+}  // namespace
+}  // namespace cb::e2e
