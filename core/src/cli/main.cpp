@@ -1,5 +1,6 @@
 // carebridge: the command-line tool for operators, integration engineers and
 // information governance. Each subcommand family lives in its own file.
+#include "cli/agreement_command.h"
 #include "cli/audit_command.h"
 #include "cli/cli_context.h"
 #include "cli/map_command.h"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   cb::cli::addQueueCommands(app, ctx);
   cb::cli::addAuditCommands(app, ctx);
   cb::cli::addMapCommands(app);
+  cb::cli::addAgreementCommands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
