@@ -215,9 +215,12 @@ void readDaemon(Reader& r, const toml::table& root, Config& c) {
     r.error("[daemon] table is missing (it must at least set data_dir)");
     return;
   }
-  r.rejectUnknown(*t, "daemon.", {"data_dir", "plugin_dir", "io_threads", "log_level", "drain_timeout"});
+  r.rejectUnknown(*t, "daemon.",
+                  {"data_dir", "plugin_dir", "io_threads", "log_level", "drain_timeout", "mappings_dir", "agreements_dir"});
   if (auto v = r.path(*t, "data_dir", "daemon.", true)) c.daemon.data_dir = *v;
   if (auto v = r.path(*t, "plugin_dir", "daemon.")) c.daemon.plugin_dir = *v;
+  if (auto v = r.path(*t, "mappings_dir", "daemon.")) c.daemon.mappings_dir = *v;
+  if (auto v = r.path(*t, "agreements_dir", "daemon.")) c.daemon.agreements_dir = *v;
   if (auto v = r.integer(*t, "io_threads", "daemon.", 1, 64)) c.daemon.io_threads = static_cast<unsigned>(*v);
   if (auto v = r.duration(*t, "drain_timeout", "daemon.")) c.daemon.drain_timeout = *v;
   if (auto v = r.string(*t, "log_level", "daemon.")) {
@@ -329,7 +332,11 @@ void readAdapters(Reader& r, const toml::table& root, Config& c) {
         r.error(*t.get("name"), "name", "adapter '" + a.name + "' is defined twice");
       }
     }
-    r.rejectUnknown(t, prefix, {"name", "plugin", "organisation", "tls", "settings", "delivery"});
+    r.rejectUnknown(t, prefix, {"name", "plugin", "organisation", "system", "tls", "settings", "delivery"});
+    if (auto v = r.string(t, "system", prefix)) {
+      a.system = *v;
+      if (!validName(a.system)) r.error(*t.get("system"), prefix + "system", "system names a folder: a-z, 0-9, '-' and '_' only");
+    }
     if (auto v = r.string(t, "plugin", prefix, true)) {
       a.plugin = *v;
       if (!validName(a.plugin)) r.error(*t.get("plugin"), prefix + "plugin", "plugin names use a-z, 0-9, '-' and '_' only");
@@ -417,10 +424,39 @@ void readRoutes(Reader& r, const toml::table& root, Config& c) {
     if (auto v = r.string(t, "mode", prefix, true)) {
       if (*v == "passthrough") {
         rt.mode = RouteSettings::Mode::Passthrough;
+      } else if (*v == "mapped") {
+        rt.mode = RouteSettings::Mode::Mapped;
       } else {
         r.error(*t.get("mode"), prefix + "mode",
-                "unknown mode '" + *v + "' (this build supports \"passthrough\": forward unchanged, no agreement check)");
+                "unknown mode '" + *v +
+                    "' (\"mapped\": translate, decide under the agreements, render; \"passthrough\": forward "
+                    "unchanged, no agreement check)");
       }
+    }
+    if (auto v = r.string(t, "purpose", prefix)) {
+      static const std::set<std::string> kPurposes{"direct-care", "safeguarding", "performance-monitoring",
+                                                   "statutory-return"};
+      if (kPurposes.count(*v) == 0) {
+        r.error(*t.get("purpose"), prefix + "purpose",
+                "must be one of direct-care, safeguarding, performance-monitoring, statutory-return");
+      } else {
+        rt.purpose = *v;
+      }
+    }
+    if (rt.mode == RouteSettings::Mode::Mapped) {
+      if (rt.purpose.empty()) r.error(t, prefix + "purpose", "a mapped route must say the purpose its records travel for");
+      if (c.daemon.mappings_dir.empty()) r.errorAt(rt.where, prefix + "mode: mapped needs daemon.mappings_dir");
+      if (c.daemon.agreements_dir.empty()) r.errorAt(rt.where, prefix + "mode: mapped needs daemon.agreements_dir");
+      const auto needSystem = [&](const std::string& adapter) {
+        const auto* a = c.adapter(adapter);
+        if (a != nullptr && a->system.empty()) {
+          r.errorAt(rt.where, prefix + "adapter '" + adapter + "' needs `system` (its mapping folder) on a mapped route");
+        }
+      };
+      needSystem(rt.from);
+      for (const auto& d : rt.to) needSystem(d);
+    } else if (!rt.purpose.empty()) {
+      r.error(*t.get("purpose"), prefix + "purpose", "only mapped routes have a purpose (passthrough checks no agreement)");
     }
     c.routes.push_back(std::move(rt));
   }

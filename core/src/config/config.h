@@ -36,6 +36,14 @@ struct DaemonSettings {
   unsigned io_threads = 2;           ///< threads running network I/O
   std::string log_level = "info";
   std::chrono::milliseconds drain_timeout{10000};  ///< SIGTERM: wait this long for in-flight work
+  /// Root of the mapping files: holds schema/ and canonical/ (the mapping
+  /// language and the canonical model) and one folder per system. Needed
+  /// when any route is mapped.
+  std::filesystem::path mappings_dir;
+  /// Folder of information-sharing agreements (*.xml) and their schema at
+  /// schema/agreement.xsd. Needed when any route is mapped: a mapped route
+  /// shares nothing without an agreement covering it (fail closed).
+  std::filesystem::path agreements_dir;
 };
 
 struct StoreSettings {
@@ -97,6 +105,10 @@ struct AdapterSettings {
   std::string organisation;  ///< ODS code (or council code) of the partner this adapter speaks to
   std::optional<net::TlsSettings> tls;
   std::map<std::string, SettingValue> settings;  ///< validated against the plugin's declared keys at load
+  /// The system this adapter speaks for: a folder under daemon.mappings_dir
+  /// (for example "rio") with its mapping files and system.toml. Required
+  /// for an adapter on a mapped route; "" for passthrough-only adapters.
+  std::string system;
   DeliverySettings delivery;
   SourceLocation where;
 };
@@ -108,11 +120,20 @@ struct RouteSettings {
     /// Only for partners exchanging the same format under a contract outside
     /// carebridge; the config must say so explicitly.
     Passthrough,
+    /// Translate through the source system's mappings to the canonical
+    /// model, decide per destination under the information-sharing
+    /// agreements, remove what may not go, render in each destination
+    /// system's format.
+    Mapped,
   };
   std::string name;
   std::string from;
   std::vector<std::string> to;
   Mode mode = Mode::Passthrough;
+  /// Mapped routes: the purpose the records travel for (direct-care,
+  /// safeguarding, performance-monitoring, statutory-return); the agreement
+  /// must allow it for the flow.
+  std::string purpose;
   SourceLocation where;
 };
 

@@ -7,12 +7,14 @@
 #include "config/config.h"
 #include "net/tls.h"
 #include "pipeline/deliver.h"
+#include "pipeline/mapped_stages.h"
 #include "pipeline/receive.h"
 #include "pipeline/route.h"
 #include "pipeline/subject_key.h"
 #include "pipeline/topology.h"
 #include "plugin_host/adapter.h"
 #include "plugin_host/plugin_host.h"
+#include "policy/policy_set.h"
 #include "store/store.h"
 #include "xml/safe_xml.h"
 
@@ -23,6 +25,7 @@
 #include <systemd/sd-daemon.h>
 
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -76,7 +79,9 @@ class Daemon {
   void reload();
   void shutDown();
   void post(Command c);
-  void auditConfig(const config::Config& c, const AdapterMap& adapters, bool reload);
+  void auditConfig(const config::Config& c, const AdapterMap& adapters, const pipeline::StageResources& res,
+                   bool reload);
+  void warnEndingAgreements(const pipeline::StageResources& res);
   void armWatchdog();
   void armPoll();
 
@@ -151,7 +156,15 @@ void Daemon::stopAdapters(AdapterMap& adapters, std::chrono::milliseconds drain)
   adapters.clear();
 }
 
-void Daemon::auditConfig(const config::Config& c, const AdapterMap& adapters, bool reload) {
+void Daemon::warnEndingAgreements(const pipeline::StageResources& res) {
+  for (const auto& e : res.ending) {
+    logger()->warn("agreement {} ({}) ends on {}: {} days left; flows under it stop by themselves then", e.id, e.file,
+                   e.end, e.days_left);
+  }
+}
+
+void Daemon::auditConfig(const config::Config& c, const AdapterMap& adapters, const pipeline::StageResources& res,
+                         bool reload) {
   std::vector<audit::AuditEvent> events;
   audit::AuditEvent e;
   e.actor = audit::Actor::system();
@@ -159,6 +172,9 @@ void Daemon::auditConfig(const config::Config& c, const AdapterMap& adapters, bo
   e.outcome = audit::outcome::kSuccess;
   e.with("file", c.file.string()).with("sha256", c.file_sha256).with("reload", reload ? "true" : "false");
   e.with("adapters", std::to_string(c.adapters.size())).with("routes", std::to_string(c.routes.size()));
+  // The mapping folders and agreements in force from now, by digest, so an
+  // auditor can tell exactly which rules decided each later share.
+  for (const auto& [file, digest] : res.digests) e.with("loaded", file + " sha256:" + digest);
   events.push_back(std::move(e));
   for (const auto& [name, adapter] : adapters) {
     audit::AuditEvent p;
@@ -217,10 +233,23 @@ Status Daemon::startUp() {
   router_ = std::make_unique<pipeline::Router>(*store_, topology_, *scheduler_);
   receiver_ = std::make_unique<pipeline::Receiver>(*store_, *keyer_, topology_, *router_);
 
+  auto resources = pipeline::loadStageResources(*config_, SystemClock::instance());
+  if (!resources) {
+    audit::AuditEvent e;
+    e.actor = audit::Actor::system();
+    e.action = audit::action::kConfigRejected;
+    e.outcome = audit::outcome::kRefused;
+    e.with("file", config_->file.string()).with("sha256", config_->file_sha256);
+    e.with("reason", resources.error().message);
+    (void)store_->auditSync({std::move(e)});
+    return fail("configuration refused:\n" + resources.error().message);
+  }
+  warnEndingAgreements(*resources);
+
   auto adapters = buildAdapters(*config_);
   if (!adapters) return adapters.error();
   adapters_ = std::move(*adapters);
-  topology_.set(pipeline::buildTopology(config_, adapters_));
+  topology_.set(pipeline::buildTopology(config_, adapters_, *resources, keyer_.get()));
 
   // Whatever was stored but not routed or delivered before the last stop
   // (or crash) goes on now.
@@ -250,6 +279,15 @@ Status Daemon::startUp() {
     r.gauge("carebridge_in_flight", "Deliveries handed to adapters and not yet reported")
         .set(static_cast<double>(scheduler_->inFlight()));
     r.gauge("carebridge_route_backlog", "Stored records waiting to be routed").set(static_cast<double>(router_->backlog()));
+    // Days left for every agreement within 60 days of its end (PRODUCT.md:
+    // flows stop by themselves at the end date; people need the warning).
+    if (auto t = topology_.get(); t && t->resources.agreements) {
+      for (const auto& e : t->resources.agreements->endingWithin(60)) {
+        r.gauge("carebridge_agreement_days_left", "Days until an agreement ending within 60 days ends",
+                {{"agreement", e.id}})
+            .set(static_cast<double>(e.days_left));
+      }
+    }
     if (auto counts = store_->counts()) {
       r.gauge("carebridge_dead_letters", "Deliveries in the dead-letter queue").set(static_cast<double>(counts->dead));
       r.gauge("carebridge_held", "Deliveries held for approval").set(static_cast<double>(counts->held));
@@ -269,7 +307,7 @@ Status Daemon::startUp() {
       return fail("the audit trail cannot be written: " + s.error().message);
     }
   }
-  auditConfig(*config_, adapters_, false);
+  auditConfig(*config_, adapters_, *resources, false);
 
   for (const auto& [name, adapter] : adapters_) {
     for (auto port : adapter->listeningPorts()) logger()->info("adapter {} listening on port {}", name, port);
@@ -306,6 +344,8 @@ void Daemon::reload() {
         "apply them");
   }
   if (auto v = validate(next, *plugins_); !v) return refuse(v.error().message);
+  auto resources = pipeline::loadStageResources(next, SystemClock::instance());
+  if (!resources) return refuse(resources.error().message);
   // New adapters start beside the old ones (listeners bind with SO_REUSEPORT).
   auto fresh = buildAdapters(next);
   if (!fresh) return refuse(fresh.error().message);
@@ -313,10 +353,14 @@ void Daemon::reload() {
   adapters_ = std::move(*fresh);
   config_ = *c;
   log::setup(config_->daemon.log_level);
-  topology_.set(pipeline::buildTopology(config_, adapters_));
+  topology_.set(pipeline::buildTopology(config_, adapters_, *resources, keyer_.get()));
   scheduler_->poke();
   stopAdapters(old, config_->daemon.drain_timeout);
-  auditConfig(*config_, adapters_, true);
+  auditConfig(*config_, adapters_, *resources, true);
+  warnEndingAgreements(*resources);
+  for (const auto& [name, adapter] : adapters_) {
+    for (auto port : adapter->listeningPorts()) logger()->info("adapter {} listening on port {}", name, port);
+  }
   logger()->info("configuration reloaded: {} adapters, {} routes", adapters_.size(), config_->routes.size());
   sd_notify(0, "READY=1\nSTATUS=ready (reloaded)");
 }
@@ -441,6 +485,12 @@ Result<std::string> checkConfig(const fs::path& config_file) {
   if (!c) return c.error();
   plugin_host::PluginHost plugins((*c)->daemon.plugin_dir);
   if (auto v = validate(**c, plugins); !v) return v.error();
+  auto resources = pipeline::loadStageResources(**c, SystemClock::instance());
+  if (!resources) return resources.error();
+  for (const auto& e : resources->ending) {
+    std::fprintf(stderr, "warning: agreement %s (%s) ends on %s: %d days left\n", e.id.c_str(), e.file.c_str(),
+                 e.end.c_str(), e.days_left);
+  }
   return "configuration OK: " + (*c)->file.string() + ": " + std::to_string((*c)->adapters.size()) + " adapters, " +
          std::to_string((*c)->routes.size()) + " routes";
 }

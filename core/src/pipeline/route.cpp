@@ -126,6 +126,7 @@ void Router::process(ReceivedRecord r) {
   std::vector<audit::AuditEvent> events;
   const auto* plans = topology ? topology->routesFrom(r.source) : nullptr;
   std::string quarantine_reason;
+  store::Store::RoutedAs routed_as;
 
   if (plans == nullptr || plans->empty()) {
     auto e = eventFor(r, audit::action::kDecided, audit::outcome::kRefused);
@@ -147,6 +148,8 @@ void Router::process(ReceivedRecord r) {
     te.with("route", plan->name);
     for (const auto& kv : translated->audit_details) te.details.push_back(kv);
     events.push_back(std::move(te));
+    if (routed_as.subject_key.empty()) routed_as.subject_key = translated->subject_key;
+    if (routed_as.record_type.empty()) routed_as.record_type = translated->record_type;
     for (const auto& dest : plan->destinations) {
       const SharingDecision decision = plan->policy->decide(*translated, dest);
       auto de = eventFor(r, audit::action::kDecided,
@@ -161,6 +164,8 @@ void Router::process(ReceivedRecord r) {
       if (!decision.flow.empty()) de.with("flow", decision.flow);
       if (!decision.purpose.empty()) de.with("purpose", decision.purpose);
       if (!decision.lawful_basis.empty()) de.with("lawful_basis", decision.lawful_basis);
+      if (!decision.approver.empty()) de.with("approver", decision.approver);
+      if (!decision.justification.empty()) de.with("justification", decision.justification);
       if (!decision.withheld.empty()) {
         std::string items;
         for (const auto& w : decision.withheld) items += (items.empty() ? "" : ",") + w;
@@ -195,7 +200,7 @@ void Router::process(ReceivedRecord r) {
     });
     return;
   }
-  store_.route(r.seq, std::move(deliveries), std::move(events),
+  store_.route(r.seq, std::move(routed_as), std::move(deliveries), std::move(events),
                [this, finished, id = r.message_id](Result<std::vector<store::DeliveryInfo>> created) {
                  if (!created) {
                    // Still 'received' in the store: routed again after the next restart.

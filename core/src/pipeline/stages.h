@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+struct _xmlDoc;
+
 namespace cb::pipeline {
 
 /// A stored record entering the middle stages.
@@ -36,7 +38,11 @@ struct TranslatedRecord {
   std::string record_type;
   std::string subject_key;
   std::string content_type;
-  std::shared_ptr<const std::string> body;
+  std::shared_ptr<const std::string> body;  ///< passthrough: the received bytes
+  /// Mapped routes: the canonical Record document (canonical.xsd). Shared
+  /// read-only by the decide and render stages of every destination; a
+  /// renderer that removes withheld items works on its own copy.
+  std::shared_ptr<const _xmlDoc> canonical;
   std::vector<std::pair<std::string, std::string>> audit_details;  ///< e.g. mapping file and its digest
 };
 
@@ -58,6 +64,9 @@ struct SharingDecision {
   std::string purpose;
   std::string lawful_basis;
   std::vector<std::string> withheld;  ///< items removed before rendering
+  std::vector<std::string> allowed;   ///< the canonical items that may leave (mapped routes)
+  std::string approver;       ///< Hold: the role that approves
+  std::string justification;  ///< consent overridden: the recorded justification
   std::string explanation;    ///< one line, for people
 };
 const char* toString(SharingDecision::Verdict v);
@@ -94,6 +103,17 @@ class Renderer {
 class PassthroughTranslator final : public Translator {
  public:
   Result<TranslatedRecord> translate(const ReceivedRecord& record) const override;
+};
+
+/// Refuses every record with a fixed reason (quarantine): a route whose
+/// translation could not be set up never forwards anything.
+class RefusingTranslator final : public Translator {
+ public:
+  explicit RefusingTranslator(std::string reason) : reason_(std::move(reason)) {}
+  Result<TranslatedRecord> translate(const ReceivedRecord&) const override { return fail(reason_); }
+
+ private:
+  std::string reason_;
 };
 
 /// Passthrough: every destination of the route is shared with, and the

@@ -23,10 +23,18 @@ config::DeliverySettings Topology::deliverySettings(const std::string& name) con
 }
 
 std::shared_ptr<const Topology> buildTopology(std::shared_ptr<const config::Config> config,
-                                              std::map<std::string, std::shared_ptr<plugin_host::Adapter>> adapters) {
+                                              std::map<std::string, std::shared_ptr<plugin_host::Adapter>> adapters,
+                                              const StageResources& resources, const SubjectKeyer* keyer) {
   auto t = std::make_shared<Topology>();
   t->config = config;
   t->adapters = std::move(adapters);
+  t->resources = resources;
+  const auto systemOf = [&](const std::string& adapter) -> std::shared_ptr<const mapping::SystemMappings> {
+    const auto* a = config->adapter(adapter);
+    if (a == nullptr) return nullptr;
+    auto it = resources.systems.find(a->system);
+    return it == resources.systems.end() ? nullptr : it->second;
+  };
   auto translator = std::make_shared<const PassthroughTranslator>();
   auto policy = std::make_shared<const PassthroughPolicy>();
   auto renderer = std::make_shared<const PassthroughRenderer>();
@@ -37,6 +45,20 @@ std::shared_ptr<const Topology> buildTopology(std::shared_ptr<const config::Conf
     plan.translator = translator;
     plan.policy = policy;
     plan.renderer = renderer;
+    if (r.mode == config::RouteSettings::Mode::Mapped) {
+      // loadStageResources checked everything for this config; should any
+      // piece be missing all the same, the route refuses (fail closed).
+      auto source = systemOf(r.from);
+      std::map<std::string, std::shared_ptr<const mapping::SystemMappings>> destinations;
+      for (const auto& d : r.to) destinations[d] = systemOf(d);
+      if (source && keyer != nullptr) {
+        plan.translator = std::make_shared<const MappedTranslator>(source, *keyer);
+      } else {
+        plan.translator = std::make_shared<const RefusingTranslator>("route '" + r.name + "' has no mappings loaded");
+      }
+      plan.policy = std::make_shared<const AgreementPolicy>(resources.agreements, t->organisationOf(r.from), r.purpose);
+      plan.renderer = std::make_shared<const MappedRenderer>(std::move(destinations));
+    }
     for (const auto& d : r.to) plan.destinations.push_back(Destination{r.name, d, t->organisationOf(d)});
     t->routes_by_source[r.from].push_back(std::move(plan));
   }

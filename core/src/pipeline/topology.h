@@ -6,6 +6,7 @@
 // routed entirely under one configuration.
 
 #include "config/config.h"
+#include "pipeline/mapped_stages.h"
 #include "pipeline/stages.h"
 
 #include <map>
@@ -33,6 +34,7 @@ struct Topology {
   std::shared_ptr<const config::Config> config;
   std::map<std::string, std::shared_ptr<plugin_host::Adapter>> adapters;
   std::map<std::string, std::vector<RoutePlan>> routes_by_source;
+  StageResources resources;  ///< keeps mapped routes' mappings and agreements alive
 
   /// The routes for records from `source`, or nullptr if it has none.
   const std::vector<RoutePlan>* routesFrom(const std::string& source) const;
@@ -42,10 +44,13 @@ struct Topology {
   config::DeliverySettings deliverySettings(const std::string& adapter) const;
 };
 
-/// Builds the route plans for a config and its adapters (passthrough routes
-/// get the passthrough stages).
+/// Builds the route plans for a config and its adapters: passthrough routes
+/// get the passthrough stages, mapped routes the mapping and agreement
+/// stages over `resources` (loaded for the same config by
+/// loadStageResources). `keyer` must outlive the topology.
 std::shared_ptr<const Topology> buildTopology(std::shared_ptr<const config::Config> config,
-                                              std::map<std::string, std::shared_ptr<plugin_host::Adapter>> adapters);
+                                              std::map<std::string, std::shared_ptr<plugin_host::Adapter>> adapters,
+                                              const StageResources& resources = {}, const SubjectKeyer* keyer = nullptr);
 
 /// Holds the current topology; readers take a reference that stays valid
 /// even if a reload swaps in a new one meanwhile.

@@ -281,16 +281,28 @@ void Store::submit(NewMessage m, std::function<void(Result<SubmitOutcome>)> done
 
 void Store::route(std::int64_t message_seq, std::vector<NewDelivery> deliveries, std::vector<audit::AuditEvent> events,
                   std::function<void(Result<std::vector<DeliveryInfo>>)> done) {
+  route(message_seq, RoutedAs{}, std::move(deliveries), std::move(events), std::move(done));
+}
+
+void Store::route(std::int64_t message_seq, RoutedAs as, std::vector<NewDelivery> deliveries,
+                  std::vector<audit::AuditEvent> events, std::function<void(Result<std::vector<DeliveryInfo>>)> done) {
   auto created = std::make_shared<std::vector<DeliveryInfo>>();
   auto shared = std::make_shared<std::pair<std::vector<NewDelivery>, std::vector<audit::AuditEvent>>>(
       std::move(deliveries), std::move(events));
   Op op;
-  op.apply = [message_seq, shared, created](Connection& db, AuditAppender& audit) -> Status {
+  op.apply = [message_seq, shared, created, as = std::move(as)](Connection& db, AuditAppender& audit) -> Status {
     const std::int64_t now = nowMs();
     auto up = db.prepare("UPDATE messages SET state = 'routed', updated_at = ? WHERE seq = ? AND state = 'received'");
     if (!up) return up.error();
     if (auto s = (*up)->bind(1, now).bind(2, message_seq).run(); !s) return s;
     if (db.changes() != 1) return fail("message #" + std::to_string(message_seq) + " is not waiting to be routed");
+    if (!as.subject_key.empty() || !as.record_type.empty()) {
+      auto learnt = db.prepare(
+          "UPDATE messages SET subject_key = CASE WHEN ?1 = '' THEN subject_key ELSE ?1 END, "
+          "record_type = CASE WHEN ?2 = '' THEN record_type ELSE ?2 END WHERE seq = ?3");
+      if (!learnt) return learnt.error();
+      if (auto s = (*learnt)->bind(1, as.subject_key).bind(2, as.record_type).bind(3, message_seq).run(); !s) return s;
+    }
     auto info = db.prepare("SELECT id, subject_key, received_at FROM messages WHERE seq = ?");
     if (!info) return info.error();
     (*info)->bind(1, message_seq);

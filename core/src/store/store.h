@@ -211,6 +211,17 @@ class Store {
   /// decisions. Fails if the message is not in state `received` (already routed).
   void route(std::int64_t message_seq, std::vector<NewDelivery> deliveries, std::vector<audit::AuditEvent> events,
              std::function<void(Result<std::vector<DeliveryInfo>>)> done);
+  /// What translation learnt about a message: the keyed hash of the person
+  /// it concerns (so per-person ordering holds for mapped records whose
+  /// sender named no subject) and its canonical record type. Empty fields
+  /// leave the stored values as they are.
+  struct RoutedAs {
+    std::string subject_key;
+    std::string record_type;
+  };
+  /// As route(), also storing what translation learnt, in the same transaction.
+  void route(std::int64_t message_seq, RoutedAs as, std::vector<NewDelivery> deliveries,
+             std::vector<audit::AuditEvent> events, std::function<void(Result<std::vector<DeliveryInfo>>)> done);
 
   /// Marks a message quarantined (it could not be translated) with the reason.
   void quarantine(std::int64_t message_seq, std::string reason, std::vector<audit::AuditEvent> events,
