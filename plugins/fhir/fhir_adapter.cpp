@@ -18,8 +18,16 @@
 
 #include <carebridge/plugin_sdk.hpp>
 
+#include <cstdio>
 #include <ctime>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
 #include <string>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace {
 
@@ -36,6 +44,11 @@ const cb_config_key kKeys[] = {
      "outbound: create with If-None-Exist on the resource's identifier, so a redelivery is not a second copy"},
     {"identifier_system", CB_CONFIG_STRING, "",
      "outbound: the identifier system to make a create conditional on; empty = the first identifier with a value"},
+    {"poll_types", CB_CONFIG_STRING, "",
+     "polling: resource types to fetch from base_url when changed, e.g. \"Patient,Flag\"; empty = no polling"},
+    {"poll_interval", CB_CONFIG_DURATION_MS, "60s", "polling: time between searches"},
+    {"poll_state_file", CB_CONFIG_PATH, "", "polling: file keeping the point reached per type (required with poll_types)"},
+    {"poll_since", CB_CONFIG_STRING, "", "polling: first point (FHIR instant) when there is no state yet; empty = start now"},
 };
 
 bool startsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
@@ -98,7 +111,20 @@ class FhirAdapter final : public cb::sdk::Adapter {
         base_url_(c.str("base_url")),
         timeout_(c.duration("timeout")),
         conditional_create_(c.boolean("conditional_create")),
-        identifier_system_(c.str("identifier_system")) {
+        identifier_system_(c.str("identifier_system")),
+        poll_interval_(c.duration("poll_interval")),
+        poll_state_file_(c.str("poll_state_file")),
+        poll_since_(c.str("poll_since")) {
+    std::stringstream types(c.str("poll_types"));
+    for (std::string t; std::getline(types, t, ',');) {
+      t.erase(0, t.find_first_not_of(' '));
+      t.erase(t.find_last_not_of(' ') + 1);
+      if (!t.empty()) poll_types_.push_back(t);
+    }
+    if (!poll_types_.empty() && base_url_.empty()) throw cb::sdk::ConfigError("poll_types needs base_url (the server to poll)");
+    if (!poll_types_.empty() && poll_state_file_.empty()) {
+      throw cb::sdk::ConfigError("poll_types needs poll_state_file (where the point reached is kept across restarts)");
+    }
     if (listen_.empty() && base_url_.empty()) {
       throw cb::sdk::ConfigError("set listen (inbound FHIR endpoint), base_url (outbound FHIR server) or both");
     }
@@ -113,6 +139,11 @@ class FhirAdapter final : public cb::sdk::Adapter {
   }
 
   void start() override {
+    if (!poll_types_.empty()) {
+      loadPollState();
+      host_.after(0ms, [this] { pollNext(0); });
+      host_.info("polling " + std::to_string(poll_types_.size()) + " resource type(s) at " + base_url_);
+    }
     if (listen_.empty()) return;
     host_.serveHttps(listen_, [this](cb::sdk::HttpExchange ex) { receive(std::move(ex)); },
                      static_cast<std::uint64_t>(max_body_));
@@ -218,6 +249,148 @@ class FhirAdapter final : public cb::sdk::Adapter {
       // Other 4xx (and 3xx: redirects are not followed) will not get better by resending.
       host_.count("failed");
       done.fail(status);
+    }
+  }
+
+  // ---- polling: GET [base]/[type]?_lastUpdated=gt<point> (https://hl7.org/fhir/R4/search.html#lastUpdated)
+  // One type at a time, page by page; the point advances (and is written to
+  // poll_state_file atomically) only once every resource of a page is stored.
+
+  void loadPollState() {
+    std::ifstream in(poll_state_file_);
+    std::string type, point;
+    while (in >> type >> point) points_[type] = point;
+    const std::string first = poll_since_.empty() ? isoNow(host_.nowUnixMs()) : poll_since_;
+    for (const auto& t : poll_types_) points_.emplace(t, first);
+  }
+
+  // Writes the points to a temporary file, syncs it, and renames it over the
+  // old one, so a crash leaves either the old or the new state, never half.
+  bool savePollState() {
+    std::string text;
+    {
+      std::lock_guard lock(poll_mutex_);
+      for (const auto& [t, p] : points_) text += t + " " + p + "\n";
+    }
+    const std::string tmp = poll_state_file_ + ".tmp";
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return false;
+    const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+    ::close(fd);
+    return written && std::rename(tmp.c_str(), poll_state_file_.c_str()) == 0;
+  }
+
+  void pollNext(std::size_t type_index, std::string url = {}) {
+    if (type_index >= poll_types_.size()) {
+      host_.after(poll_interval_, [this] { pollNext(0); });
+      return;
+    }
+    const std::string& type = poll_types_[type_index];
+    if (url.empty()) {
+      std::lock_guard lock(poll_mutex_);
+      url = base_url_ + "/" + type + "?_lastUpdated=gt" + queryEncode(points_[type]) + "&_sort=_lastUpdated&_count=100";
+    }
+    cb::sdk::HttpRequestSpec req;
+    req.method = "GET";
+    req.url = url;
+    req.timeout = timeout_;
+    req.headers = {{"Accept", cb::fhir_plugin::contentTypeOf(Format::kJson)}};
+    const bool sent = host_.request(req, [this, type_index](const cb::sdk::HttpResult& r) { polled(type_index, r); });
+    if (!sent) host_.after(poll_interval_, [this] { pollNext(0); });
+  }
+
+  // Tracks the submissions of one page; the last one to settle finishes it.
+  struct PollPage {
+    std::size_t type_index = 0;
+    std::string next;
+    std::string newest;  // the latest meta.lastUpdated on the page
+    std::mutex mutex;
+    std::size_t outstanding = 0;
+    bool all_stored = true;
+  };
+
+  void polled(std::size_t type_index, const cb::sdk::HttpResult& r) {
+    const std::string& type = poll_types_[type_index];
+    if (r.status != 200) {
+      host_.warn("polling " + type + ": " + (r.status == 0 ? r.error : "HTTP " + std::to_string(r.status)) +
+                 "; trying again in " + std::to_string(poll_interval_.count()) + " ms");
+      host_.after(poll_interval_, [this] { pollNext(0); });
+      return;
+    }
+    std::string error;
+    auto page = cb::fhir_plugin::readSearchPage(r.body, &error);
+    if (!page) {
+      host_.warn("polling " + type + ": " + error);
+      host_.after(poll_interval_, [this] { pollNext(0); });
+      return;
+    }
+    auto state = std::make_shared<PollPage>();
+    state->type_index = type_index;
+    state->next = page->next;
+    state->outstanding = page->resources.size() + 1;  // +1 held until every submit is started
+    for (const auto& resource : page->resources) {
+      const auto d = cb::fhir_plugin::describe(resource, Format::kJson);
+      if (!d.facts) {
+        std::lock_guard lock(state->mutex);
+        state->all_stored = false;
+        --state->outstanding;
+        continue;
+      }
+      {
+        std::lock_guard lock(state->mutex);
+        if (d.facts->last_updated > state->newest) state->newest = d.facts->last_updated;
+      }
+      cb::sdk::InboundRecord rec;
+      const std::string sender = pollSenderId(*d.facts);
+      const std::string ct = cb::fhir_plugin::contentTypeOf(Format::kJson);
+      rec.sender_message_id = sender;
+      rec.content_type = ct;
+      rec.record_type = d.facts->resource_type;
+      rec.payload = resource;
+      const bool accepted = host_.submit(rec, [this, state](cb::sdk::SubmitResult result, std::string_view,
+                                                            std::string_view) {
+        const bool ok = result == cb::sdk::SubmitResult::Stored || result == cb::sdk::SubmitResult::Duplicate;
+        if (ok) host_.count(result == cb::sdk::SubmitResult::Stored ? "received" : "duplicate");
+        settlePoll(state, ok);
+      });
+      if (!accepted) settlePoll(state, false);
+    }
+    settlePoll(state, true);
+  }
+
+  static std::string pollSenderId(const cb::fhir_plugin::ResourceFacts& f) {
+    const std::string ref = f.resource_type + "/" + f.id;
+    if (!f.version_id.empty()) return ref + "/_history/" + f.version_id;
+    if (!f.last_updated.empty()) return ref + "@" + f.last_updated;
+    return {};
+  }
+
+  void settlePoll(const std::shared_ptr<PollPage>& page, bool stored) {
+    {
+      std::lock_guard lock(page->mutex);
+      page->all_stored = page->all_stored && stored;
+      if (--page->outstanding != 0) return;
+    }
+    const std::string& type = poll_types_[page->type_index];
+    if (!page->all_stored) {
+      // Not everything was stored: keep the point, search again later (resends are detected as duplicates).
+      host_.warn("polling " + type + ": not every resource was stored; the point stays where it was");
+      host_.after(poll_interval_, [this] { pollNext(0); });
+      return;
+    }
+    if (!page->newest.empty()) {
+      {
+        std::lock_guard lock(poll_mutex_);
+        if (page->newest > points_[type]) points_[type] = page->newest;
+      }
+      if (!savePollState()) {
+        host_.error("polling: cannot write " + poll_state_file_ + "; the point is kept in memory only");
+      }
+    }
+    if (!page->next.empty()) {
+      pollNext(page->type_index, page->next);
+    } else {
+      pollNext(page->type_index + 1);
     }
   }
 
@@ -394,6 +567,11 @@ class FhirAdapter final : public cb::sdk::Adapter {
   std::chrono::milliseconds timeout_;
   bool conditional_create_;
   std::string identifier_system_;
+  std::chrono::milliseconds poll_interval_;
+  std::string poll_state_file_, poll_since_;
+  std::vector<std::string> poll_types_;
+  std::mutex poll_mutex_;
+  std::map<std::string, std::string> points_;  // resource type -> the latest meta.lastUpdated stored
 };
 
 }  // namespace

@@ -235,7 +235,119 @@ void collectJsonDiagnostics(const json::object& o, std::vector<std::string>& out
   }
 }
 
+// ---- byte ranges in JSON text that is already known to be valid
+
+std::size_t skipSpace(std::string_view t, std::size_t i) {
+  while (i < t.size() && (t[i] == ' ' || t[i] == '\t' || t[i] == '\r' || t[i] == '\n')) ++i;
+  return i;
+}
+
+// From the opening quote of a string to just past its closing quote.
+std::size_t skipString(std::string_view t, std::size_t i) {
+  for (++i; i < t.size(); ++i) {
+    if (t[i] == '\\') {
+      ++i;
+    } else if (t[i] == '"') {
+      return i + 1;
+    }
+  }
+  return t.size();
+}
+
+// From the first character of a value to just past it.
+std::size_t skipValue(std::string_view t, std::size_t i) {
+  if (i >= t.size()) return i;
+  if (t[i] == '"') return skipString(t, i);
+  if (t[i] != '{' && t[i] != '[') {
+    while (i < t.size() && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\n' && t[i] != '\r' &&
+           t[i] != '\t') {
+      ++i;
+    }
+    return i;
+  }
+  std::size_t depth = 0;
+  for (; i < t.size(); ++i) {
+    if (t[i] == '"') {
+      i = skipString(t, i) - 1;
+    } else if (t[i] == '{' || t[i] == '[') {
+      ++depth;
+    } else if ((t[i] == '}' || t[i] == ']') && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return t.size();
+}
+
+// Calls fn(key, value_begin, value_end) for each member of the object at i.
+template <class Fn>
+void members(std::string_view t, std::size_t i, Fn fn) {
+  i = skipSpace(t, i);
+  if (i >= t.size() || t[i] != '{') return;
+  i = skipSpace(t, i + 1);
+  while (i < t.size() && t[i] == '"') {
+    const std::size_t key_end = skipString(t, i);
+    const std::string_view key = t.substr(i + 1, key_end - i - 2);
+    i = skipSpace(t, key_end);
+    if (i >= t.size() || t[i] != ':') return;
+    i = skipSpace(t, i + 1);
+    const std::size_t end = skipValue(t, i);
+    fn(key, i, end);
+    i = skipSpace(t, end);
+    if (i < t.size() && t[i] == ',') i = skipSpace(t, i + 1);
+  }
+}
+
+// Calls fn(value_begin) for each element of the array at i.
+template <class Fn>
+void elements(std::string_view t, std::size_t i, Fn fn) {
+  i = skipSpace(t, i);
+  if (i >= t.size() || t[i] != '[') return;
+  i = skipSpace(t, i + 1);
+  while (i < t.size() && t[i] != ']') {
+    fn(i);
+    i = skipSpace(t, skipValue(t, i));
+    if (i < t.size() && t[i] == ',') i = skipSpace(t, i + 1);
+  }
+}
+
 }  // namespace
+
+std::optional<SearchPage> readSearchPage(std::string_view body, std::string* error) {
+  json::parse_options opts;
+  opts.max_depth = 128;
+  std::error_code ec;
+  json::value root = json::parse(body, ec, {}, opts);
+  if (ec || !root.is_object() || str(root.get_object(), "resourceType") != "Bundle") {
+    if (error != nullptr) *error = "the search answer is not a FHIR JSON Bundle";
+    return std::nullopt;
+  }
+  SearchPage page;
+  if (const auto* links = root.get_object().if_contains("link"); links != nullptr && links->is_array()) {
+    for (const auto& l : links->get_array()) {
+      if (l.is_object() && str(l.get_object(), "relation") == "next") page.next = str(l.get_object(), "url");
+    }
+  }
+  // The structure is known to be valid JSON now; slice each entry.resource
+  // out of the original text so decimals and everything else stay as sent.
+  members(body, 0, [&](std::string_view key, std::size_t b, std::size_t) {
+    if (key != "entry") return;
+    elements(body, b, [&](std::size_t entry) {
+      std::string_view resource;
+      bool include = true;
+      members(body, entry, [&](std::string_view k, std::size_t vb, std::size_t ve) {
+        if (k == "resource") resource = body.substr(vb, ve - vb);
+        if (k == "search") {
+          // Only matches; "include" and "outcome" entries are context (https://hl7.org/fhir/R4/bundle-definitions.html#Bundle.entry.search.mode).
+          members(body, vb, [&](std::string_view sk, std::size_t sb, std::size_t se) {
+            if (sk == "mode" && body.substr(sb, se - sb) != "\"match\"") include = false;
+          });
+        }
+      });
+      if (include && !resource.empty()) page.resources.emplace_back(resource);
+    });
+  });
+  return page;
+}
 
 std::optional<Format> formatFromContentType(std::string_view content_type) {
   const std::string ct = lower(content_type);

@@ -56,6 +56,16 @@ struct Described {
 /// (XML), carries a DTD, or has an id or resourceType that breaks R4's rules.
 Described describe(std::string_view body, Format format);
 
+/// A page of search results (a searchset Bundle in JSON): each matching
+/// entry's resource exactly as the server wrote it (a byte slice of the page,
+/// so nothing is re-serialised), and the `next` link if there is one.
+struct SearchPage {
+  std::vector<std::string> resources;
+  std::string next;
+};
+/// Reads a searchset Bundle; nullopt (with `error`) if the page is not one.
+std::optional<SearchPage> readSearchPage(std::string_view body, std::string* error);
+
 /// An OperationOutcome with one issue (https://hl7.org/fhir/R4/operationoutcome.html).
 /// `severity`: fatal | error | warning | information; `code`: an IssueType code.
 std::string operationOutcome(Format format, std::string_view severity, std::string_view code,

@@ -567,6 +567,65 @@ TEST_F(FhirPluginTest, ARecordThatIsNotFhirIsADeadLetter) {
   EXPECT_TRUE(server->requests().empty());
 }
 
+// ---------------------------------------------------------------- polling
+
+std::string flag(const std::string& id, const std::string& updated) {
+  return R"({"resourceType":"Flag","id":")" + id + R"(","meta":{"versionId":"1","lastUpdated":")" + updated +
+         R"("},"status":"active","extension":[{"url":"urn:x-test:score","valueDecimal":1.50}]})";
+}
+
+TEST_F(FhirPluginTest, PollingSubmitsWhatChangedAndKeepsThePointDurably) {
+  const fs::path state = dir / "poll.state";
+  const std::string page1 =
+      R"({"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":")" + server->baseUrl() +
+      R"(/Flag?page=2"}],"entry":[{"fullUrl":"x","resource":)" + flag("f1", "2024-05-01T10:00:00+00:00") +
+      R"(,"search":{"mode":"match"}},{"resource":{"resourceType":"Patient","id":"inc"},"search":{"mode":"include"}}]})";
+  const std::string page2 = R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":)" +
+                            flag("f2", "2024-05-02T10:00:00+00:00") + "}]}";
+  server->script({200, {{"Content-Type", "application/fhir+json"}}, page1});
+  server->script({200, {{"Content-Type", "application/fhir+json"}}, page2});
+  auto a = outbound({{"poll_types", "Flag"}, {"poll_interval", "50"}, {"poll_state_file", state.string()},
+                     {"poll_since", "2024-01-01T00:00:00+00:00"}});
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(server->waitForRequests(3, std::chrono::seconds(10)));
+  {
+    std::lock_guard lock(events.mutex);
+    ASSERT_EQ(events.received.size(), 2u);
+    // Each matching resource exactly as the server sent it (the decimal keeps "1.50"); includes are context only.
+    EXPECT_EQ(events.received[0].payload, flag("f1", "2024-05-01T10:00:00+00:00"));
+    EXPECT_EQ(events.received[0].sender_message_id, "Flag/f1/_history/1");
+    EXPECT_EQ(events.received[0].record_type, "Flag");
+    EXPECT_EQ(events.received[1].payload, flag("f2", "2024-05-02T10:00:00+00:00"));
+  }
+  auto got = server->requests();
+  EXPECT_EQ(got[0].method, "GET");
+  EXPECT_EQ(got[0].target, "/fhir/Flag?_lastUpdated=gt2024-01-01T00:00:00%2B00:00&_sort=_lastUpdated&_count=100");
+  EXPECT_EQ(got[1].target, "/fhir/Flag?page=2");
+  EXPECT_EQ(got[2].target, "/fhir/Flag?_lastUpdated=gt2024-05-02T10:00:00%2B00:00&_sort=_lastUpdated&_count=100");
+  EXPECT_EQ(cb::test::readFile(state), "Flag 2024-05-02T10:00:00+00:00\n");
+  a->stop(std::chrono::seconds(2));
+  // A restarted adapter carries on from the stored point.
+  auto b = outbound({{"poll_types", "Flag"}, {"poll_interval", "50"}, {"poll_state_file", state.string()},
+                     {"poll_since", "2024-01-01T00:00:00+00:00"}});
+  const std::size_t before = server->requests().size();
+  ASSERT_TRUE(server->waitForRequests(before + 1, std::chrono::seconds(10)));
+  EXPECT_EQ(server->requests()[before].target,
+            "/fhir/Flag?_lastUpdated=gt2024-05-02T10:00:00%2B00:00&_sort=_lastUpdated&_count=100");
+}
+
+TEST_F(FhirPluginTest, PollingDoesNotAdvanceWhenTheStoreCannotTakeTheRecords) {
+  const fs::path state = dir / "poll.state";
+  events.mode = StoreEvents::Mode::kUnavailable;
+  server->script({200, {{"Content-Type", "application/fhir+json"}},
+                  R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":)" +
+                      flag("f1", "2024-05-01T10:00:00Z") + "}]}"});
+  auto a = outbound({{"poll_types", "Flag"}, {"poll_interval", "50"}, {"poll_state_file", state.string()},
+                     {"poll_since", "2024-01-01T00:00:00Z"}});
+  ASSERT_TRUE(server->waitForRequests(2, std::chrono::seconds(10)));
+  EXPECT_EQ(server->requests()[1].target, "/fhir/Flag?_lastUpdated=gt2024-01-01T00:00:00Z&_sort=_lastUpdated&_count=100");
+  EXPECT_FALSE(fs::exists(state));
+}
+
 TEST_F(FhirPluginTest, SettingsAreChecked) {
   auto none = tryAdapter(settings("server", {}));
   ASSERT_FALSE(none);
@@ -577,6 +636,9 @@ TEST_F(FhirPluginTest, SettingsAreChecked) {
   auto unknown = tryAdapter(settings("server", {{"listen", "127.0.0.1:0"}, {"colour", "blue"}}));
   ASSERT_FALSE(unknown);
   EXPECT_THAT(unknown.error().message, HasSubstr("colour"));
+  auto no_state = tryAdapter(settings("carebridge", {{"base_url", "https://localhost/fhir"}, {"poll_types", "Flag"}}));
+  ASSERT_FALSE(no_state);
+  EXPECT_THAT(no_state.error().message, HasSubstr("poll_state_file"));
 }
 
 }  // namespace

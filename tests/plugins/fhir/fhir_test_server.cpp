@@ -123,6 +123,9 @@ net::HttpResponse FhirTestServer::answer(const Request& r) {
             {{"Content-Type", kJson}, {"Location", "https://localhost/fhir" + rest + "/" + std::to_string(created_) + "/_history/1"}},
             outcome("information", "created")};
   }
+  if (r.method == "GET") {
+    return {200, {{"Content-Type", kJson}}, R"({"resourceType":"Bundle","type":"searchset","total":0})"};
+  }
   if (r.method == "PUT") {
     ++created_;
     return {200, {{"Content-Type", kJson}, {"Location", "https://localhost/fhir" + rest + "/_history/1"}},

@@ -7,7 +7,7 @@
 // 201 Created with a Location, a conditional create (If-None-Exist:
 // identifier=...) whose identifier it has already seen answers 200 OK without
 // storing again, an update answers 200, a transaction or batch Bundle answers
-// 200 with a response Bundle. Tests can queue scripted answers instead
+// 200 with a response Bundle, a search (GET) finds nothing. Tests can queue scripted answers instead
 // (a status, headers, body), or make it hang (never answer) to provoke timeouts.
 
 #include "net/https_server.h"
