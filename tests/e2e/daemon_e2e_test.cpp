@@ -15,6 +15,8 @@ namespace cb::e2e {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::AnyOf;
+using ::testing::Not;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
@@ -389,6 +391,110 @@ TEST_F(DaemonE2E, HealthReadinessAndMetricsAreServed) {
   EXPECT_THAT(out, AllOf(HasSubstr("carebridge_received_total{adapter=\"in\"} 1"),
                          HasSubstr("carebridge_delivered_total{destination=\"out\"} 1"),
                          HasSubstr("carebridge_queue_depth"), HasSubstr("carebridge_delivery_latency_seconds_bucket")));
+}
+
+// ---- Mapped routes: RiO (Oxleas, RPG) -> canonical -> agreement -> LAS (Bromley, 00AF) ----
+
+// The standard topology as a mapped route under the demo agreement
+// (agreements/demo/oxleas-bromley-demo.xml: safeguarding enquiries only, a
+// short allow-list, sealed records held).
+std::string mapped(std::string text) {
+  auto swap = [&](const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    if (at != std::string::npos) text.replace(at, from.size(), to);
+  };
+  swap("drain_timeout = \"3s\"\n", "drain_timeout = \"3s\"\nmappings_dir = \"" + (test::sourceDir() / "mappings").string() +
+                                       "\"\nagreements_dir = \"" + (test::sourceDir() / "agreements" / "demo").string() +
+                                       "\"\n");
+  swap("organisation = \"RPG\"\n", "organisation = \"RPG\"\nsystem = \"rio\"\n");
+  swap("organisation = \"00AF\"\n", "organisation = \"00AF\"\nsystem = \"las\"\n");
+  swap("mode = \"passthrough\"\n", "mode = \"mapped\"\npurpose = \"safeguarding\"\n");
+  return text;
+}
+
+std::pair<unsigned, std::string> sendFile(Sender& s, std::uint16_t port, const fs::path& file, const std::string& id,
+                                          const std::string& content_type = "application/xml") {
+  std::vector<net::HttpHeader> h{{"Content-Type", content_type}, {"X-Message-Id", id}};
+  return s.post(port, test::readFile(file), h);
+}
+
+TEST_F(DaemonE2E, AMappedRecordIsTranslatedDecidedWithheldAndRendered) {
+  startDaemon(mapped(config()));
+  Sender partner(threads.io(), certs, "partner-a");
+  const fs::path sample = test::sourceDir() / "mappings" / "rio" / "samples" / "safeguarding-enquiry.xml";
+  ASSERT_EQ(sendFile(partner, daemon->adapterPort("in"), sample, "sg-1").first, 202u);
+  ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10))) << daemon->log();
+  const std::string las = sink->received().front().body;
+  // Allowed by the agreement: the person's NHS number and name, the risk types.
+  EXPECT_THAT(las, AllOf(HasSubstr("9990000026"), HasSubstr("OKAFOR"), HasSubstr("Financial")));
+  // Not on the agreement's allow-list: never leaves, whatever the source sent.
+  for (const char* withheld : {"Sample Street", "1958", "Protect finances", "Second signatory", "RIO100234"}) {
+    EXPECT_THAT(las, Not(HasSubstr(withheld))) << withheld;
+  }
+  EXPECT_EQ(daemon->stop(), 0);
+  auto st = openStore();
+  auto entries = st->auditEntries(0, 1000);
+  ASSERT_TRUE(entries) << entries.error().message;
+  bool decided = false;
+  for (const auto& e : *entries) {
+    if (e.action != "sharing.decided") continue;
+    decided = true;
+    EXPECT_THAT(e.entry, AllOf(HasSubstr("demo-oxleas-bromley"), HasSubstr("share-withheld"), HasSubstr("para 18"),
+                               HasSubstr("Person.BirthDate")));
+    EXPECT_THAT(e.entry, Not(HasSubstr("9990000026")));  // the audit trail holds keyed hashes, not NHS numbers
+  }
+  EXPECT_TRUE(decided);
+}
+
+TEST_F(DaemonE2E, AMappedRecordTheAgreementDoesNotCoverIsRefusedAndOneThatDoesNotTranslateIsQuarantined) {
+  startDaemon(mapped(config()));
+  Sender partner(threads.io(), certs, "partner-a");
+  const fs::path rio = test::sourceDir() / "mappings" / "rio";
+  // A CPA review (StatutoryReview): the demo agreement carries enquiries only.
+  ASSERT_EQ(sendFile(partner, daemon->adapterPort("in"), rio / "samples" / "cpa-review.xml", "cpa-1").first, 202u);
+  // An enquiry whose NHS number fails the Modulus 11 check: refused by the mapping.
+  std::string bad = test::readFile(rio / "samples" / "safeguarding-enquiry.xml");
+  bad.replace(bad.find("999 000 0026"), 12, "999 000 0027");
+  test::writeFile(dir / "bad.xml", bad);
+  ASSERT_EQ(sendFile(partner, daemon->adapterPort("in"), dir / "bad.xml", "bad-1").first, 202u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(sink->distinct(), 0u);
+  EXPECT_EQ(daemon->stop(), 0);
+  auto st = openStore();
+  auto entries = st->auditEntries(0, 1000);
+  ASSERT_TRUE(entries) << entries.error().message;
+  bool refused = false, quarantined = false;
+  for (const auto& e : *entries) {
+    if (e.action == "sharing.decided" && e.outcome == "refused") {
+      refused = true;
+      EXPECT_THAT(e.entry, HasSubstr("StatutoryReview"));
+    }
+    if (e.action == "record.quarantined") {
+      quarantined = true;
+      EXPECT_THAT(e.entry, AllOf(HasSubstr("enquiry-in.xml:"), Not(HasSubstr("0027"))));
+    }
+  }
+  EXPECT_TRUE(refused);
+  EXPECT_TRUE(quarantined);
+}
+
+TEST_F(DaemonE2E, CheckConfigRefusesAMappedRouteNoAgreementCovers) {
+  std::string text = mapped(config());
+  // Bromley's adapter now claims to be Warwickshire: no agreement covers RPG -> E10000031.
+  const std::string bromley = "organisation = \"00AF\"";
+  text.replace(text.find(bromley), bromley.size(), "organisation = \"E10000031\"");
+  test::writeFile(dir / "carebridge.toml", text);
+  std::string out;
+  EXPECT_EQ(runCommand({carebridgedBinary().string(), "--config", (dir / "carebridge.toml").string(), "--check-config"},
+                       &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("carebridge.toml:"));
+  EXPECT_THAT(out, AnyOf(HasSubstr("no agreement"), HasSubstr("00AF")));
+  test::writeFile(dir / "carebridge.toml", mapped(config()));
+  EXPECT_EQ(runCommand({carebridgedBinary().string(), "--config", (dir / "carebridge.toml").string(), "--check-config"},
+                       &out),
+            0)
+      << out;
 }
 
 }  // namespace

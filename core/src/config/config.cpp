@@ -266,13 +266,61 @@ void readAdmin(Reader& r, const toml::table& root, Config& c) {
   c.admin.tls = r.tls(*t, "admin.");
 }
 
+// ---- [audit] exports and retention (issue #5 items 6-7) ----
+void readAuditExports(Reader& r, const toml::table& t, Config& c) {
+  auto& a = c.audit;
+  if (auto v = r.endpoint(t, "syslog_collector", "audit.")) a.syslog_collector = *v;
+  const bool collector = a.syslog_collector.has_value();
+  // Mutual TLS to the collector (RFC 5425 section 5): all three are needed.
+  if (auto v = r.existingFile(t, "syslog_ca", "audit.", collector)) a.syslog_tls.ca = *v;
+  if (auto v = r.existingFile(t, "syslog_certificate", "audit.", collector)) a.syslog_tls.certificate = *v;
+  if (auto v = r.existingFile(t, "syslog_private_key", "audit.", collector)) a.syslog_tls.private_key = *v;
+  if (auto v = r.string(t, "syslog_server_name", "audit.")) a.syslog_tls.server_name = *v;
+  if (collector && a.syslog_tls.server_name.empty()) a.syslog_tls.server_name = a.syslog_collector->host;
+  if (!collector) {
+    for (const char* k : {"syslog_ca", "syslog_certificate", "syslog_private_key", "syslog_server_name"}) {
+      if (const auto* n = t.get(k)) r.error(*n, std::string("audit.") + k, "needs audit.syslog_collector");
+    }
+  }
+  if (auto v = r.duration(t, "syslog_interval", "audit.")) {
+    if (*v < std::chrono::milliseconds(100)) {
+      r.error(*t.get("syslog_interval"), "audit.syslog_interval", "must be at least 100ms");
+    } else {
+      a.syslog_interval = *v;
+    }
+  }
+  if (auto v = r.string(t, "export_site", "audit.")) a.export_site = *v;
+  auto retention = [&](const toml::table& table, const std::string& key, const std::string& prefix)
+      -> std::optional<std::chrono::milliseconds> {
+    auto v = r.duration(table, key, prefix);
+    if (v && *v < std::chrono::hours(1)) {
+      r.error(*table.get(key), prefix + key, "must be at least 1h (a payload must outlive its delivery)");
+      return std::nullopt;
+    }
+    return v;
+  };
+  a.payload_retention = retention(t, "payload_retention", "audit.");
+  if (const toml::table* by = r.table(t, "payload_retention_by_agreement", "audit.")) {
+    for (const auto& [k, v] : *by) {
+      if (auto d = retention(*by, std::string(k.str()), "audit.payload_retention_by_agreement.")) {
+        a.payload_retention_by_agreement[std::string(k.str())] = *d;
+      }
+    }
+  }
+}
+// ---- end of [audit] exports and retention ----
+
 // ---- [audit] (issue #5 item 3) ----
 void readAudit(Reader& r, const toml::table& root, Config& c) {
   const toml::table* t = r.table(root, "audit", "");
   if (t == nullptr) return;
   c.audit.where = r.at(*t);
   r.rejectUnknown(*t, "audit.", {"signing_key", "verifier_key", "checkpoint_interval", "checkpoint_every",
-                                 "publish_dir", "publish_syslog"});
+                                 "publish_dir", "publish_syslog",
+                                 // exports and retention (issue #5 items 6-7), read by readAuditExports()
+                                 "syslog_collector", "syslog_ca", "syslog_certificate", "syslog_private_key",
+                                 "syslog_server_name", "syslog_interval", "export_site", "payload_retention",
+                                 "payload_retention_by_agreement"});
   // The key must be readable now: a daemon that cannot sign must not start
   // believing it will (its content is checked when the checkpointer loads it).
   if (auto v = r.existingFile(*t, "signing_key", "audit.", false)) c.audit.signing_key = *v;
@@ -293,6 +341,7 @@ void readAudit(Reader& r, const toml::table& root, Config& c) {
     r.error(*t, "audit.signing_key", "publish_dir/publish_syslog need checkpoints: set signing_key (create one with "
                                      "`carebridge audit keygen --out FILE`)");
   }
+  readAuditExports(r, *t, c);
 }
 // ---- end of [audit] ----
 
@@ -391,7 +440,7 @@ void readRoutes(Reader& r, const toml::table& root, Config& c) {
         r.error(*t.get("name"), "name", "route '" + rt.name + "' is defined twice");
       }
     }
-    r.rejectUnknown(t, prefix, {"name", "from", "to", "mode"});
+    r.rejectUnknown(t, prefix, {"name", "from", "to", "mode", "purpose"});
     if (auto v = r.string(t, "from", prefix, true)) {
       rt.from = *v;
       if (c.adapter(rt.from) == nullptr) r.error(*t.get("from"), prefix + "from", "no adapter named '" + rt.from + "'");

@@ -78,7 +78,12 @@ Result<StageResources> loadStageResources(const config::Config& config, const Cl
   for (const auto& a : config.adapters) {
     if (!a.organisation.empty()) options.known_parties->insert(a.organisation);
   }
-  auto schema = policy::AgreementSchema::load((daemon.agreements_dir / "schema" / "agreement.xsd").string());
+  // The schema ships in agreements/schema/; a deployment keeps its own
+  // agreements in a folder of their own, either holding a schema/ folder or
+  // sitting beside the shipped one (agreements/<site>/ in the repository).
+  fs::path xsd = daemon.agreements_dir / "schema" / "agreement.xsd";
+  if (std::error_code ec; !fs::exists(xsd, ec)) xsd = daemon.agreements_dir.parent_path() / "schema" / "agreement.xsd";
+  auto schema = policy::AgreementSchema::load(xsd.string());
   if (!schema) return fail("daemon.agreements_dir: " + schema.error().message);
   auto agreements = policy::PolicySet::loadDirectory(daemon.agreements_dir.string(), **schema, clock, options);
   if (!agreements) return fail("daemon.agreements_dir: " + agreements.error().message);
