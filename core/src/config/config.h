@@ -84,6 +84,22 @@ struct AuditSettings {
   SourceLocation where;                               ///< of the [audit] table, for errors about the key
 
   bool signing() const { return signing_key.has_value(); }
+
+  // -- exports and retention (issue #5 items 6-7) --
+  /// ATNA audit messages over syslog/TLS (RFC 5425) to this collector
+  /// ("host:port"); every entry is sent, in order, from a durable cursor.
+  std::optional<net::Endpoint> syslog_collector;
+  /// syslog_ca, syslog_certificate, syslog_private_key (required with a
+  /// collector), syslog_server_name (default: the collector's host).
+  net::TlsSettings syslog_tls;
+  std::chrono::milliseconds syslog_interval{5000};  ///< how often the sender looks for new entries
+  /// Identifies this site in exports (ATNA AuditEnterpriseSiteID, FHIR
+  /// AuditEvent.source.site), e.g. the organisation's ODS code.
+  std::string export_site;
+  /// Payloads of delivered messages are purged this long after delivery
+  /// (unset: kept); per agreement id in [audit.payload_retention_by_agreement].
+  std::optional<std::chrono::milliseconds> payload_retention;
+  std::map<std::string, std::chrono::milliseconds> payload_retention_by_agreement;
 };
 
 // ---- end of [audit] ----
