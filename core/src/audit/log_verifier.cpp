@@ -56,6 +56,13 @@ std::optional<std::string> columnMismatch(const store::AuditLeafRow& l) {
   if (str(o, "source_org") != l.row.source_org) return std::string("source_org");
   if (str(o, "destination_org") != l.row.destination_org) return std::string("destination_org");
   if (str(o, "subject_key") != l.subject_key) return std::string("subject_key");
+  // Schema v3: details copied into indexed columns for IG queries.
+  const auto* details = o.if_contains("details");
+  const boost::json::object empty;
+  const auto& d = details != nullptr && details->is_object() ? details->get_object() : empty;
+  if (str(d, "agreement") != l.agreement) return std::string("agreement");
+  if (str(d, "purpose") != l.purpose) return std::string("purpose");
+  if (str(d, "decision") != l.decision) return std::string("decision");
   return std::nullopt;
 }
 

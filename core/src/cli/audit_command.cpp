@@ -1,5 +1,6 @@
 #include "cli/audit_command.h"
 
+#include "cli/audit_query_command.h"
 #include "cli/audit_verify_command.h"
 
 #include "common/clock.h"
@@ -67,6 +68,7 @@ void addAuditCommands(CLI::App& app, CliContext& ctx) {
   t->add_flag("--raw", *raw, "print each entry's canonical bytes (the Merkle leaf)");
   t->callback([&ctx, limit, raw] { throw CLI::RuntimeError(tail(ctx, *limit, *raw)); });
   addAuditVerifyCommands(*audit, ctx);
+  addAuditQueryCommands(*audit, ctx);
 }
 
 }  // namespace cb::cli

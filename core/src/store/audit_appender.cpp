@@ -14,6 +14,17 @@ std::string actorText(const audit::Actor& a) {
   return a.name;
 }
 
+// The value of detail `name` as the entry's canonical bytes will say it: the
+// last of equal names (canonicalBytes keeps their order; a JSON reader keeps
+// the last duplicate).
+std::string detail(const audit::AuditEvent& e, std::string_view name) {
+  std::string value;
+  for (const auto& [k, v] : e.details) {
+    if (k == name) value = v;
+  }
+  return value;
+}
+
 }  // namespace
 
 Status AuditAppender::begin() {
@@ -45,12 +56,13 @@ Status AuditAppender::append(const audit::AuditEvent& e) {
   const auto leaf = audit::leafHash(entry);
   auto st = db_.prepare(
       "INSERT INTO audit_log(seq, time, action, outcome, actor, message_id, subject_key, source_org, destination_org, "
-      "record_type, entry, leaf_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+      "record_type, entry, leaf_hash, agreement, purpose, decision) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!st) return st.error();
   (*st)->bind(1, static_cast<std::int64_t>(frontier_.size())).bind(2, e.time_ms).bind(3, e.action).bind(4, e.outcome);
   (*st)->bind(5, actorText(e.actor)).bind(6, e.message_id).bind(7, e.subject_key).bind(8, e.source_org);
   (*st)->bind(9, e.destination_org).bind(10, e.record_type).bind(11, entry);
   (*st)->bindBlob(12, std::string_view(reinterpret_cast<const char*>(leaf.data()), leaf.size()));
+  (*st)->bind(13, detail(e, "agreement")).bind(14, detail(e, "purpose")).bind(15, detail(e, "decision"));
   if (auto s = (*st)->run(); !s) return fail("audit: writing the entry failed: " + s.error().message);
   return frontier_.append(leaf);
 }

@@ -99,6 +99,42 @@ CREATE TABLE audit_checkpoints(
 );
 )sql";
 
+// Version 3: queries for information governance, standard exports and
+// retention (issue #5 items 5-7).
+// - audit_log gains indexed copies of three details of sharing decisions
+//   (agreement, purpose, decision); like the other indexed columns they are
+//   copies of what the entry says, checked by `carebridge audit verify`.
+//   Existing entries are filled in from their own bytes.
+// - Indexes for person, organisation, agreement, purpose, decision, action
+//   and time queries. The partial ones need "<col> <> ''" in the query.
+// - audit_export_cursors: per export feed (the ATNA syslog sender), the
+//   next entry to send, so a restart resumes where the feed stopped.
+constexpr const char* kV3 = R"sql(
+ALTER TABLE audit_log ADD COLUMN agreement TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN purpose TEXT NOT NULL DEFAULT '';
+ALTER TABLE audit_log ADD COLUMN decision TEXT NOT NULL DEFAULT '';
+UPDATE audit_log SET
+  agreement = COALESCE(json_extract(entry, '$.details.agreement'), ''),
+  purpose = COALESCE(json_extract(entry, '$.details.purpose'), ''),
+  decision = COALESCE(json_extract(entry, '$.details.decision'), '')
+WHERE json_type(entry, '$.details.agreement') = 'text' OR json_type(entry, '$.details.purpose') = 'text'
+   OR json_type(entry, '$.details.decision') = 'text';
+CREATE INDEX audit_by_subject_time ON audit_log(subject_key, time) WHERE subject_key <> '';
+CREATE INDEX audit_by_time ON audit_log(time);
+CREATE INDEX audit_by_action ON audit_log(action, seq);
+CREATE INDEX audit_by_source_org ON audit_log(source_org, seq) WHERE source_org <> '';
+CREATE INDEX audit_by_destination_org ON audit_log(destination_org, seq) WHERE destination_org <> '';
+CREATE INDEX audit_by_agreement ON audit_log(agreement, seq) WHERE agreement <> '';
+CREATE INDEX audit_by_purpose ON audit_log(purpose, seq) WHERE purpose <> '';
+CREATE INDEX audit_by_decision ON audit_log(decision, seq) WHERE decision <> '';
+
+CREATE TABLE audit_export_cursors(
+  name TEXT PRIMARY KEY,          -- the feed, e.g. "atna-syslog host:port"
+  next_seq INTEGER NOT NULL,      -- the first entry not yet sent
+  updated_at INTEGER NOT NULL     -- Unix ms
+);
+)sql";
+
 Result<int> userVersion(Connection& db) {
   auto st = db.prepare("PRAGMA user_version");
   if (!st) return st.error();
@@ -137,6 +173,12 @@ Status migrate(Connection& db) {
     if (auto s = db.exec(kV2); !s) {
       (void)db.exec("ROLLBACK");
       return fail(db.path().string() + ": upgrading the schema to version 2 failed: " + s.error().message);
+    }
+  }
+  if (*again < 3) {
+    if (auto s = db.exec(kV3); !s) {
+      (void)db.exec("ROLLBACK");
+      return fail(db.path().string() + ": upgrading the schema to version 3 failed: " + s.error().message);
     }
   }
   if (auto s = db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !s) {
