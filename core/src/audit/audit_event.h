@@ -42,6 +42,8 @@ inline constexpr const char* kDecided = "sharing.decided";
 inline constexpr const char* kDeliveryAttempt = "delivery.attempt";
 inline constexpr const char* kDeadLettered = "delivery.dead-lettered";
 inline constexpr const char* kReplayed = "delivery.replayed";
+inline constexpr const char* kHoldApproved = "hold.approved";
+inline constexpr const char* kHoldRefused = "hold.refused";
 inline constexpr const char* kConfigLoaded = "config.loaded";
 inline constexpr const char* kConfigRejected = "config.rejected";
 inline constexpr const char* kPluginLoaded = "plugin.loaded";
@@ -51,6 +53,8 @@ inline constexpr const char* kStarted = "daemon.started";
 inline constexpr const char* kStopped = "daemon.stopped";
 inline constexpr const char* kViewed = "audit.viewed";
 inline constexpr const char* kRecordViewed = "record.viewed";
+/// Payloads purged under the retention policy (one entry per batch).
+inline constexpr const char* kPurged = "record.purged";
 }  // namespace action
 
 /// Outcomes: what became of the action.

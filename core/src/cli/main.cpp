@@ -3,6 +3,7 @@
 #include "cli/agreement_command.h"
 #include "cli/audit_command.h"
 #include "cli/cli_context.h"
+#include "cli/holds_command.h"
 #include "cli/map_command.h"
 #include "cli/queue_command.h"
 #include "xml/safe_xml.h"
@@ -17,6 +18,7 @@ int main(int argc, char** argv) {
   app.add_option("--as", ctx.user, "your user name for the audit trail (default: $SUDO_USER or $USER)");
   app.require_subcommand(1);
   cb::cli::addQueueCommands(app, ctx);
+  cb::cli::addHoldsCommands(app, ctx);
   cb::cli::addAuditCommands(app, ctx);
   cb::cli::addMapCommands(app);
   cb::cli::addAgreementCommands(app);

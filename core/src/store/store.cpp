@@ -412,18 +412,37 @@ void Store::recordAttempt(std::int64_t delivery_seq, AttemptOutcome outcome, std
 
 void Store::replay(std::vector<std::int64_t> delivery_seqs, audit::Actor who, std::string reason,
                    std::function<void(Result<std::vector<DeliveryInfo>>)> done) {
-  auto replayed = std::make_shared<std::vector<DeliveryInfo>>();
+  moveDeliveries(std::move(delivery_seqs), DeliveryState::Dead, DeliveryState::Queued, audit::action::kReplayed,
+                 std::move(who), std::move(reason), std::move(done));
+}
+
+void Store::decideHolds(std::vector<std::int64_t> delivery_seqs, bool approve, audit::Actor who, std::string reason,
+                        std::function<void(Result<std::vector<DeliveryInfo>>)> done) {
+  moveDeliveries(std::move(delivery_seqs), DeliveryState::Held, approve ? DeliveryState::Queued : DeliveryState::Refused,
+                 approve ? audit::action::kHoldApproved : audit::action::kHoldRefused, std::move(who),
+                 std::move(reason), std::move(done));
+}
+
+void Store::moveDeliveries(std::vector<std::int64_t> delivery_seqs, DeliveryState from, DeliveryState to,
+                           const char* action, audit::Actor who, std::string reason,
+                           std::function<void(Result<std::vector<DeliveryInfo>>)> done) {
+  auto moved = std::make_shared<std::vector<DeliveryInfo>>();
   Op op;
-  op.apply = [seqs = std::move(delivery_seqs), who = std::move(who), reason = std::move(reason), replayed](
-                 Connection& db, AuditAppender& audit) -> Status {
+  op.apply = [seqs = std::move(delivery_seqs), from, to, action, who = std::move(who), reason = std::move(reason),
+              moved](Connection& db, AuditAppender& audit) -> Status {
     const std::int64_t now = nowMs();
     for (auto seq : seqs) {
+      // Attempts start again from nothing: a replayed or released delivery
+      // gets the destination's whole retry budget.
       auto up = db.prepare(
-          "UPDATE deliveries SET state = 'queued', attempts = 0, next_attempt_at = 0, updated_at = ? "
-          "WHERE seq = ? AND state = 'dead'");
+          "UPDATE deliveries SET state = ?, attempts = 0, next_attempt_at = 0, updated_at = ? "
+          "WHERE seq = ? AND state = ?");
       if (!up) return up.error();
-      if (auto s = (*up)->bind(1, now).bind(2, seq).run(); !s) return s;
-      if (db.changes() != 1) return fail("delivery #" + std::to_string(seq) + " is not in the dead-letter queue");
+      if (auto s = (*up)->bind(1, toString(to)).bind(2, now).bind(3, seq).bind(4, toString(from)).run(); !s) return s;
+      if (db.changes() != 1) {
+        return fail("delivery #" + std::to_string(seq) + " is not " +
+                    (from == DeliveryState::Dead ? std::string("in the dead-letter queue") : "held for approval"));
+      }
       auto sel = db.prepare(std::string("SELECT ") + kDeliveryColumns +
                             " FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE d.seq = ?");
       if (!sel) return sel.error();
@@ -434,23 +453,23 @@ void Store::replay(std::vector<std::int64_t> delivery_seqs, audit::Actor who, st
         audit::AuditEvent e;
         e.time_ms = now;
         e.actor = who;
-        e.action = audit::action::kReplayed;
+        e.action = action;
         e.outcome = audit::outcome::kSuccess;
         e.message_id = d.message_id;
         e.record_type = d.record_type;
         e.subject_key = d.subject_key;
         e.with("destination", d.destination).with("delivery", std::to_string(d.seq)).with("reason", reason);
         if (auto s = audit.append(e); !s) return s;
-        replayed->push_back(std::move(d));
+        moved->push_back(std::move(d));
       }
     }
     return {};
   };
-  op.committed = [replayed, done = std::move(done)](Status s) {
+  op.committed = [moved, done = std::move(done)](Status s) {
     if (!s) {
       done(s.error());
     } else {
-      done(std::move(*replayed));
+      done(std::move(*moved));
     }
   };
   enqueue(std::move(op));
@@ -476,6 +495,15 @@ Result<std::vector<DeliveryInfo>> Store::replaySync(std::vector<std::int64_t> de
   auto f = p.get_future();
   replay(std::move(delivery_seqs), std::move(who), std::move(reason),
          [&p](Result<std::vector<DeliveryInfo>> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+Result<std::vector<DeliveryInfo>> Store::decideHoldsSync(std::vector<std::int64_t> delivery_seqs, bool approve,
+                                                         audit::Actor who, std::string reason) {
+  std::promise<Result<std::vector<DeliveryInfo>>> p;
+  auto f = p.get_future();
+  decideHolds(std::move(delivery_seqs), approve, std::move(who), std::move(reason),
+              [&p](Result<std::vector<DeliveryInfo>> r) { p.set_value(std::move(r)); });
   return f.get();
 }
 
@@ -646,33 +674,52 @@ Result<std::int64_t> Store::auditSize() {
   return n;
 }
 
-Result<std::vector<AuditRow>> Store::auditEntries(std::int64_t from_seq, std::size_t limit) {
-  std::lock_guard lock(reader_mutex_);
-  auto st = reader_->prepare(
-      "SELECT seq, time, action, outcome, actor, message_id, record_type, source_org, destination_org, entry "
-      "FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?");
-  if (!st) return st.error();
-  (*st)->bind(1, from_seq).bind(2, static_cast<std::int64_t>(limit));
+namespace {
+
+constexpr const char* kAuditRowColumns =
+    "seq, time, action, outcome, actor, message_id, record_type, source_org, destination_org, entry";
+
+Result<std::vector<AuditRow>> collectAuditRows(Statement& st) {
   std::vector<AuditRow> out;
   for (;;) {
-    auto row = (*st)->step();
+    auto row = st.step();
     if (!row) return row.error();
     if (!*row) break;
     AuditRow a;
-    a.seq = (*st)->columnInt(0);
-    a.time_ms = (*st)->columnInt(1);
-    a.action = (*st)->columnText(2);
-    a.outcome = (*st)->columnText(3);
-    a.actor = (*st)->columnText(4);
-    a.message_id = (*st)->columnText(5);
-    a.record_type = (*st)->columnText(6);
-    a.source_org = (*st)->columnText(7);
-    a.destination_org = (*st)->columnText(8);
-    a.entry = (*st)->columnText(9);
+    a.seq = st.columnInt(0);
+    a.time_ms = st.columnInt(1);
+    a.action = st.columnText(2);
+    a.outcome = st.columnText(3);
+    a.actor = st.columnText(4);
+    a.message_id = st.columnText(5);
+    a.record_type = st.columnText(6);
+    a.source_org = st.columnText(7);
+    a.destination_org = st.columnText(8);
+    a.entry = st.columnText(9);
     out.push_back(std::move(a));
   }
-  (*st)->reset();
+  st.reset();
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<AuditRow>> Store::auditEntries(std::int64_t from_seq, std::size_t limit) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kAuditRowColumns +
+                             " FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?");
+  if (!st) return st.error();
+  (*st)->bind(1, from_seq).bind(2, static_cast<std::int64_t>(limit));
+  return collectAuditRows(**st);
+}
+
+Result<std::vector<AuditRow>> Store::auditEntriesForMessage(const std::string& message_id) {
+  std::lock_guard lock(reader_mutex_);
+  auto st = reader_->prepare(std::string("SELECT ") + kAuditRowColumns +
+                             " FROM audit_log WHERE message_id = ? ORDER BY seq");
+  if (!st) return st.error();
+  (*st)->bind(1, message_id);
+  return collectAuditRows(**st);
 }
 
 bool Store::changedElsewhere() {
@@ -700,7 +747,7 @@ namespace {
 
 constexpr const char* kAuditLeafColumns =
     "seq, time, action, outcome, actor, message_id, record_type, source_org, destination_org, entry, subject_key, "
-    "leaf_hash";
+    "leaf_hash, agreement, purpose, decision";
 
 AuditLeafRow readAuditLeaf(const Statement& st) {
   AuditLeafRow l;
@@ -716,6 +763,9 @@ AuditLeafRow readAuditLeaf(const Statement& st) {
   l.row.entry = st.columnText(9);
   l.subject_key = st.columnText(10);
   l.leaf_hash = st.columnBlob(11);
+  l.agreement = st.columnText(12);
+  l.purpose = st.columnText(13);
+  l.decision = st.columnText(14);
   return l;
 }
 
@@ -913,6 +963,25 @@ Result<std::optional<AuditCheckpointRow>> Store::latestAuditCheckpoint() {
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<AuditCheckpointRow>();
   return std::optional<AuditCheckpointRow>(std::move(rows->front()));
+}
+
+void Store::transact(std::function<Status(Connection&, AuditAppender&)> apply, std::function<void(Status)> done) {
+  Op op;
+  op.apply = std::move(apply);
+  op.committed = std::move(done);
+  enqueue(std::move(op));
+}
+
+Status Store::transactSync(std::function<Status(Connection&, AuditAppender&)> apply) {
+  std::promise<Status> p;
+  auto f = p.get_future();
+  transact(std::move(apply), [&p](Status s) { p.set_value(std::move(s)); });
+  return f.get();
+}
+
+Status Store::read(const std::function<Status(Connection&)>& reader) {
+  std::lock_guard lock(reader_mutex_);
+  return reader(*reader_);
 }
 
 Sha256 StoreLeafHashSource::leafHash(std::uint64_t index) const {

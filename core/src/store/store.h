@@ -165,6 +165,11 @@ struct AuditLeafRow {
   AuditRow row;
   std::string subject_key;
   std::string leaf_hash;  ///< 32 raw bytes as stored (a damaged row may hold anything)
+  /// Indexed copies of the details of the same names (schema v3, for IG
+  /// queries); "" when the entry has no such detail.
+  std::string agreement;
+  std::string purpose;
+  std::string decision;
 };
 
 /// A signed checkpoint as stored in `audit_checkpoints`.
@@ -236,6 +241,12 @@ class Store {
   void replay(std::vector<std::int64_t> delivery_seqs, audit::Actor who, std::string reason,
               std::function<void(Result<std::vector<DeliveryInfo>>)> done);
 
+  /// Settles disclosures held for approval (PRODUCT.md "held for a person to
+  /// approve"): approved ones are queued for delivery, refused ones end
+  /// there. Each writes an audit entry with the approver and their reason.
+  void decideHolds(std::vector<std::int64_t> delivery_seqs, bool approve, audit::Actor who, std::string reason,
+                   std::function<void(Result<std::vector<DeliveryInfo>>)> done);
+
   /// Appends audit entries that accompany no state change (start, stop,
   /// config load, TLS refusal, views).
   void audit(std::vector<audit::AuditEvent> events, std::function<void(Status)> done);
@@ -245,6 +256,8 @@ class Store {
   Result<std::vector<DeliveryInfo>> replaySync(std::vector<std::int64_t> delivery_seqs, audit::Actor who,
                                                std::string reason);
   Status auditSync(std::vector<audit::AuditEvent> events);
+  Result<std::vector<DeliveryInfo>> decideHoldsSync(std::vector<std::int64_t> delivery_seqs, bool approve,
+                                                    audit::Actor who, std::string reason);
 
   /// Waits until every write queued so far has committed.
   void flush();
@@ -267,6 +280,8 @@ class Store {
   Result<std::int64_t> auditSize();
   /// Audit entries with seq >= from_seq, oldest first.
   Result<std::vector<AuditRow>> auditEntries(std::int64_t from_seq, std::size_t limit);
+  /// Every audit entry about one message, oldest first (indexed).
+  Result<std::vector<AuditRow>> auditEntriesForMessage(const std::string& message_id);
   /// True when another connection has committed since the last call.
   bool changedElsewhere();
 
@@ -296,6 +311,17 @@ class Store {
   /// The newest checkpoint, if any.
   Result<std::optional<AuditCheckpointRow>> latestAuditCheckpoint();
 
+  /// Runs `apply` as one operation of a write transaction on the writer
+  /// thread, like every built-in write: its SQL and the audit entries it
+  /// appends commit together or not at all. For components that keep their
+  /// own state in the store (queries' export cursors, payload retention).
+  /// `done` runs on the writer thread after the commit.
+  void transact(std::function<Status(Connection&, AuditAppender&)> apply, std::function<void(Status)> done);
+  Status transactSync(std::function<Status(Connection&, AuditAppender&)> apply);
+  /// Runs `reader` on the reader connection (reads are serialised). Wrap
+  /// several statements in BEGIN/COMMIT inside it for one snapshot.
+  Status read(const std::function<Status(Connection&)>& reader);
+
   // ---- end of the audit log block
 
   const std::filesystem::path& path() const { return options_.path; }
@@ -311,6 +337,11 @@ class Store {
 
   explicit Store(StoreOptions options);
   void enqueue(Op op);
+  // Moves deliveries from one state to another with an audit entry each
+  // (replay: dead -> queued; approval: held -> queued or refused).
+  void moveDeliveries(std::vector<std::int64_t> delivery_seqs, DeliveryState from, DeliveryState to,
+                      const char* action, audit::Actor who, std::string reason,
+                      std::function<void(Result<std::vector<DeliveryInfo>>)> done);
   void writerLoop();
   void runBatch(std::vector<Op>& batch);
 
