@@ -1,6 +1,7 @@
 #include "daemon/daemon.h"
 
 #include "admin/admin_server.h"
+#include "audit/checkpointer.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -88,6 +89,7 @@ class Daemon {
   DaemonOptions options_;
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<audit::Checkpointer> checkpointer_;  ///< signs checkpoints of the audit log
   std::unique_ptr<pipeline::SubjectKeyer> keyer_;
   std::unique_ptr<plugin_host::PluginHost> plugins_;
   asio::io_context io_;
@@ -207,6 +209,13 @@ Status Daemon::startUp() {
   auto st = store::Store::open(so);
   if (!st) return st.error();
   store_ = std::move(*st);
+
+  // Signed checkpoints (RFC 9162-style log, C2SP note format): a key that
+  // cannot be read, or a log that no longer matches its last checkpoint,
+  // stops the daemon here rather than letting it share unaudited.
+  auto checkpointer = audit::Checkpointer::create(config_->audit, *store_, SystemClock::instance());
+  if (!checkpointer) return fail("configuration refused:\n" + checkpointer.error().message);
+  checkpointer_ = std::move(*checkpointer);
 
   auto keyer = pipeline::SubjectKeyer::loadOrCreate(config_->store.identity_key);
   if (!keyer) return keyer.error();
@@ -338,10 +347,14 @@ void Daemon::reload() {
   if (next.daemon.data_dir != config_->daemon.data_dir || next.store.path != config_->store.path ||
       next.store.identity_key != config_->store.identity_key || next.daemon.io_threads != config_->daemon.io_threads ||
       next.admin.listen.host != config_->admin.listen.host || next.admin.listen.port != config_->admin.listen.port ||
-      next.admin.enabled != config_->admin.enabled) {
+      next.admin.enabled != config_->admin.enabled || next.audit.signing_key != config_->audit.signing_key ||
+      next.audit.checkpoint_interval != config_->audit.checkpoint_interval ||
+      next.audit.checkpoint_every != config_->audit.checkpoint_every ||
+      next.audit.publish_dir != config_->audit.publish_dir ||
+      next.audit.publish_syslog != config_->audit.publish_syslog) {
     return refuse(
-        "daemon.data_dir, daemon.io_threads, [store] and [admin] cannot change on reload; restart carebridged to "
-        "apply them");
+        "daemon.data_dir, daemon.io_threads, [store], [admin] and [audit] cannot change on reload; restart "
+        "carebridged to apply them");
   }
   if (auto v = validate(next, *plugins_); !v) return refuse(v.error().message);
   auto resources = pipeline::loadStageResources(next, SystemClock::instance());
@@ -383,6 +396,7 @@ void Daemon::shutDown() {
   e.outcome = audit::outcome::kSuccess;
   (void)store_->auditSync({std::move(e)});
   store_->flush();
+  if (auto c = checkpointer_->signFinal(); !c) logger()->error("audit checkpoint at shutdown: {}", c.error().message);
   metrics::global().removeCollector(collector_);
   if (admin_) admin_->stop();
   if (watchdog_) watchdog_->cancel();
@@ -424,6 +438,7 @@ void Daemon::armPoll() {
       if (store_->changedElsewhere()) {
         if (auto s = scheduler_->rescan(); !s) logger()->error("rescanning the queue failed: {}", s.error().message);
       }
+      if (auto c = checkpointer_->tick(); !c) logger()->error("audit checkpoint: {}", c.error().message);
       (*arm)();
     });
   };
