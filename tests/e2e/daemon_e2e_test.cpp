@@ -421,12 +421,17 @@ std::pair<unsigned, std::string> sendFile(Sender& s, std::uint16_t port, const f
 TEST_F(DaemonE2E, AMappedRecordIsTranslatedDecidedWithheldAndRendered) {
   startDaemon(mapped(config()));
   Sender partner(threads.io(), certs, "partner-a");
-  const fs::path sample = test::sourceDir() / "mappings" / "rio" / "samples" / "safeguarding-enquiry.xml";
-  ASSERT_EQ(sendFile(partner, daemon->adapterPort("in"), sample, "sg-1").first, 202u);
+  // RiO's sample enquiry, where the risk remains: the demo agreement shares
+  // it without consent under DPA 2018 Sch 1 para 18 (safeguarding).
+  std::string enquiry = test::readFile(test::sourceDir() / "mappings" / "rio" / "samples" / "safeguarding-enquiry.xml");
+  const std::string reduced = "<RiskResult>Risk reduced";
+  enquiry.replace(enquiry.find(reduced), reduced.size(), "<RiskResult>Risk remains");
+  test::writeFile(dir / "enquiry.xml", enquiry);
+  ASSERT_EQ(sendFile(partner, daemon->adapterPort("in"), dir / "enquiry.xml", "sg-1").first, 202u);
   ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10))) << daemon->log();
   const std::string las = sink->received().front().body;
   // Allowed by the agreement: the person's NHS number and name, the risk types.
-  EXPECT_THAT(las, AllOf(HasSubstr("9990000026"), HasSubstr("OKAFOR"), HasSubstr("Financial")));
+  EXPECT_THAT(las, AllOf(HasSubstr("9990000026"), HasSubstr("Okafor"), HasSubstr("Financial")));
   // Not on the agreement's allow-list: never leaves, whatever the source sent.
   for (const char* withheld : {"Sample Street", "1958", "Protect finances", "Second signatory", "RIO100234"}) {
     EXPECT_THAT(las, Not(HasSubstr(withheld))) << withheld;
@@ -488,13 +493,111 @@ TEST_F(DaemonE2E, CheckConfigRefusesAMappedRouteNoAgreementCovers) {
   EXPECT_EQ(runCommand({carebridgedBinary().string(), "--config", (dir / "carebridge.toml").string(), "--check-config"},
                        &out),
             1);
-  EXPECT_THAT(out, HasSubstr("carebridge.toml:"));
+  // Named with the file and line that does not fit: the agreement's party
+  // the configuration no longer knows, or the route no agreement covers.
+  EXPECT_THAT(out, AnyOf(HasSubstr("oxleas-bromley-demo.xml:"), HasSubstr("carebridge.toml:")));
   EXPECT_THAT(out, AnyOf(HasSubstr("no agreement"), HasSubstr("00AF")));
   test::writeFile(dir / "carebridge.toml", mapped(config()));
   EXPECT_EQ(runCommand({carebridgedBinary().string(), "--config", (dir / "carebridge.toml").string(), "--check-config"},
                        &out),
             0)
       << out;
+}
+
+TEST_F(DaemonE2E, HeldDisclosuresWaitForAnApproverAndOnlyApprovedOnesAreDelivered) {
+  // Under the Bromley-Oxleas agreement a Section 42 enquiry shared without
+  // the adult's consent (the override of DPA 2018 Sch 1 para 18) is held for
+  // Bromley's Head of Safeguarding Adults. This site's folder holds only that
+  // agreement, beside the shipped schema.
+  fs::create_directories(dir / "agreements" / "schema");
+  fs::copy_file(test::sourceDir() / "agreements" / "bromley-oxleas.xml", dir / "agreements" / "bromley-oxleas.xml");
+  fs::copy_file(test::sourceDir() / "agreements" / "schema" / "agreement.xsd",
+                dir / "agreements" / "schema" / "agreement.xsd");
+  std::string text = mapped(config());
+  const std::string demo_dir = (test::sourceDir() / "agreements" / "demo").string();
+  text.replace(text.find(demo_dir), demo_dir.size(), (dir / "agreements").string());
+  startDaemon(text);
+  Sender partner(threads.io(), certs, "partner-a");
+  const std::string sample =
+      test::readFile(test::sourceDir() / "mappings" / "rio" / "samples" / "safeguarding-enquiry.xml");
+  for (const char* id : {"SG-A", "SG-B"}) {
+    std::string body = sample;
+    body.replace(body.find("SG-2024-0117"), 12, id);
+    std::vector<net::HttpHeader> h{{"Content-Type", "application/xml"}, {"X-Message-Id", id}};
+    ASSERT_EQ(partner.post(daemon->adapterPort("in"), body, h).first, 202u);
+  }
+  const auto cli = [&](std::vector<std::string> args, std::string* out) {
+    std::vector<std::string> all{carebridgeCli().string(), "--config", (dir / "carebridge.toml").string(), "--as", "alice"};
+    all.insert(all.end(), args.begin(), args.end());
+    return runCommand(all, out);
+  };
+  std::string out;
+  for (int i = 0; i < 100; ++i) {
+    cli({"holds", "list", "--json"}, &out);
+    if (std::count(out.begin(), out.end(), '{') == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(std::count(out.begin(), out.end(), '{'), 2) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("Head of Safeguarding Adults"), HasSubstr("bromley-oxleas")));
+  EXPECT_EQ(sink->distinct(), 0u);  // nothing leaves before a person decides
+  ASSERT_EQ(cli({"holds", "list"}, &out), 0) << out;
+  const auto first = out.find('#');
+  const auto second = out.find('#', out.find('\n', first));
+  ASSERT_NE(second, std::string::npos) << out;
+  const std::string a = out.substr(first + 1, out.find(' ', first) - first - 1);
+  const std::string b = out.substr(second + 1, out.find(' ', second) - second - 1);
+  ASSERT_EQ(cli({"holds", "show", a}, &out), 0) << out;
+  EXPECT_THAT(out, AllOf(HasSubstr("held"), HasSubstr("consent"), HasSubstr("para 18")));
+  EXPECT_NE(cli({"holds", "approve", a, "--reason", " "}, &out), 0) << "a reason is required";
+  ASSERT_EQ(cli({"holds", "approve", a, "--reason", "s42 enquiry open; council must act"}, &out), 0) << out;
+  ASSERT_EQ(cli({"holds", "refuse", b, "--reason", "no current risk"}, &out), 0) << out;
+  ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10))) << daemon->log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(sink->distinct(), 1u);
+  EXPECT_NE(cli({"holds", "approve", b, "--reason", "changed my mind"}, &out), 0) << "a refused hold stays refused";
+  EXPECT_EQ(daemon->stop(), 0);
+  const auto actions = auditActions();
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "hold.approved/success"), 1);
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "hold.refused/success"), 1);
+  auto st = openStore();
+  auto entries = st->auditEntries(0, 1000);
+  ASSERT_TRUE(entries);
+  for (const auto& e : *entries) {
+    if (e.action == "hold.approved") {
+      EXPECT_EQ(e.actor, "person:alice");
+      EXPECT_THAT(e.entry, AllOf(HasSubstr("approver"), HasSubstr("council must act")));
+    }
+  }
+}
+
+TEST_F(DaemonE2E, TheDaemonSignsCheckpointsAndAnAuditorFindsTampering) {
+  std::string out;
+  const auto cli = [&](std::vector<std::string> args, std::string* o) {
+    std::vector<std::string> all{carebridgeCli().string(), "--config", (dir / "carebridge.toml").string(), "--as", "ig"};
+    all.insert(all.end(), args.begin(), args.end());
+    return runCommand(all, o);
+  };
+  ASSERT_EQ(runCommand({carebridgeCli().string(), "audit", "keygen", "--out", (dir / "audit.key").string()}, &out), 0)
+      << out;
+  startDaemon(config("", "[audit]\nsigning_key = \"audit.key\"\ncheckpoint_interval = \"1s\"\npublish_dir = \"published\"\n"));
+  Sender partner(threads.io(), certs, "partner-a");
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(send(partner, i, i, "cp-" + std::to_string(i)).first, 202u);
+  ASSERT_TRUE(sink->waitFor(5, std::chrono::seconds(10)));
+  EXPECT_EQ(daemon->stop(), 0);
+  EXPECT_TRUE(fs::exists(dir / "published" / "latest.txt"));
+  ASSERT_EQ(cli({"audit", "verify", "--key", (dir / "audit.key.pub").string(), "--published",
+                 (dir / "published").string()},
+                &out),
+            0)
+      << out;
+  // Someone with access to the SQLite file edits one entry.
+  ASSERT_EQ(runCommand({"sqlite3", (dir / "state" / "carebridge.db").string(),
+                        "UPDATE audit_log SET entry = replace(entry, 'success', 'failure') WHERE seq = 3"},
+                       &out),
+            0)
+      << out;
+  EXPECT_EQ(cli({"audit", "verify", "--key", (dir / "audit.key.pub").string()}, &out), 1) << out;
+  EXPECT_THAT(out, HasSubstr("entry 3 "));
 }
 
 }  // namespace
