@@ -20,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 namespace {
@@ -62,6 +63,12 @@ struct SendArgs {
   std::size_t concurrency = 8;
   double rate = 0;  // records per second; 0 = as fast as acknowledged
   std::string id_prefix = "sim";
+  /// A record in a real system's format to send instead of the synthetic
+  /// concern: {{NHS}} becomes the synthetic person's NHS number, {{ID}} the
+  /// sender id, {{PERSON}} the person's number.
+  std::string template_file;
+  std::string template_text;
+  std::string content_type = "application/xml";
   std::uint64_t first = 0;
   int max_seconds = 120;
   bool quiet = false;
@@ -92,11 +99,26 @@ int runSend(const SendArgs& a) {
     cb::net::ClientRequest req;
     req.url = a.url;
     const std::uint64_t person = seq % std::max<std::uint64_t>(1, a.persons);
-    req.body = cb::sim::syntheticRecord(person, seq, a.size, nowMicros());
-    req.headers = {{"Content-Type", "application/xml"},
-                   {"X-Message-Id", a.id_prefix + "-" + std::to_string(seq)},
-                   {"X-Subject", cb::sim::syntheticNhsNumber(person)},
-                   {"X-Record-Type", "SafeguardingConcern"}};
+    const std::string id = a.id_prefix + "-" + std::to_string(seq);
+    if (a.template_text.empty()) {
+      req.body = cb::sim::syntheticRecord(person, seq, a.size, nowMicros());
+      req.headers = {{"Content-Type", a.content_type},
+                     {"X-Message-Id", id},
+                     {"X-Subject", cb::sim::syntheticNhsNumber(person)},
+                     {"X-Record-Type", "SafeguardingConcern"}};
+    } else {
+      // A record in the source system's own format: the mapping finds the
+      // person and the record type in it.
+      req.body = a.template_text;
+      const std::pair<std::string, std::string> fill[] = {
+          {"{{NHS}}", cb::sim::syntheticNhsNumber(person)}, {"{{ID}}", id}, {"{{PERSON}}", std::to_string(person)}};
+      for (const auto& [from, to] : fill) {
+        for (auto at = req.body.find(from); at != std::string::npos; at = req.body.find(from, at + to.size())) {
+          req.body.replace(at, from.size(), to);
+        }
+      }
+      req.headers = {{"Content-Type", a.content_type}, {"X-Message-Id", id}};
+    }
     client->request(std::move(req), [&, seq](cb::net::ClientResult r) {
       const bool ok = r.response && (r.response->status == 202 || r.response->status == 200);
       std::unique_lock lock(m);
@@ -162,6 +184,7 @@ struct SinkArgs {
   std::string out;
   std::string down_file;
   std::string port_file;
+  std::string save_dir;  ///< write each record received to <dir>/<message id>
   bool refuse = false;
   bool latency = false;
   std::uint64_t expect = 0;
@@ -235,6 +258,9 @@ int runSink(const SinkArgs& a) {
         const std::string sent = between(req.body, "<SentAtMicros>", "</SentAtMicros>");
         if (!sent.empty()) latencies_ms.push_back(static_cast<double>(nowMicros() - std::stoll(sent)) / 1000.0);
       }
+      if (!a.save_dir.empty() && !mid.empty() && mid.find_first_of("/\\.") == std::string::npos) {
+        std::ofstream(a.save_dir + "/" + mid, std::ios::binary) << req.body;
+      }
       if (out) {
         const std::string* type = req.header("X-Record-Type");
         out << "received message " << mid << " (" << (type != nullptr ? *type : "?") << ", " << req.body.size()
@@ -300,6 +326,8 @@ int main(int argc, char** argv) {
   s->add_option("--concurrency", send.concurrency, "requests in flight")->capture_default_str();
   s->add_option("--rate", send.rate, "records per second (0 = as fast as acknowledged)")->capture_default_str();
   s->add_option("--id-prefix", send.id_prefix, "prefix of the sender ids (X-Message-Id)")->capture_default_str();
+  s->add_option("--template", send.template_file, "send this record (a system's own format) with {{NHS}}, {{ID}}, {{PERSON}} filled in");
+  s->add_option("--content-type", send.content_type, "Content-Type of what is sent")->capture_default_str();
   s->add_option("--first", send.first, "number of the first record")->capture_default_str();
   s->add_option("--max-seconds", send.max_seconds, "give up after this long")->capture_default_str();
   SinkArgs sink;
@@ -309,11 +337,24 @@ int main(int argc, char** argv) {
   k->add_option("--out", sink.out, "append a line per record received to this file");
   k->add_option("--down-file", sink.down_file, "answer 503 while this file exists");
   k->add_option("--port-file", sink.port_file, "write the bound port here");
+  k->add_option("--save-dir", sink.save_dir, "write each record received to DIR/<message id>");
   k->add_flag("--refuse", sink.refuse, "answer 400 to everything");
   k->add_flag("--latency", sink.latency, "report end-to-end latency percentiles");
   k->add_option("--expect", sink.expect, "exit once this many distinct records arrived");
   k->add_option("--max-seconds", sink.max_seconds, "exit after this long");
   CLI11_PARSE(app, argc, argv);
-  if (s->parsed()) return runSend(send);
+  if (s->parsed()) {
+    if (!send.template_file.empty()) {
+      std::ifstream in(send.template_file, std::ios::binary);
+      std::ostringstream text;
+      text << in.rdbuf();
+      if (!in || text.str().empty()) {
+        std::cerr << "cannot read --template " << send.template_file << "\n";
+        return 2;
+      }
+      send.template_text = text.str();
+    }
+    return runSend(send);
+  }
   return runSink(sink);
 }
