@@ -7,8 +7,11 @@ namespace cb::sim {
 std::string syntheticNhsNumber(std::uint64_t i) {
   // NHS Data Dictionary: weights 10..2 over the first nine digits; check
   // digit = 11 - (sum mod 11); 11 becomes 0 and 10 means "not a valid number".
-  for (std::uint64_t n = i;; ++n) {
-    std::string digits = "999" + std::string(6 - std::to_string(n % 1000000).size(), '0') + std::to_string(n % 1000000);
+  // Person i takes serial 2i, or 2i+1 when 2i has no valid check digit: the
+  // two sums differ by 2 (mod 11), so one of them is valid, and different
+  // people never share a number (the sink checks per-person order by it).
+  for (std::uint64_t n = (2 * i) % 1000000;; ++n) {
+    std::string digits = "999" + std::string(6 - std::to_string(n).size(), '0') + std::to_string(n);
     int sum = 0;
     for (int k = 0; k < 9; ++k) sum += (digits[static_cast<std::size_t>(k)] - '0') * (10 - k);
     int check = 11 - (sum % 11);
