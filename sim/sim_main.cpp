@@ -89,6 +89,11 @@ int runSend(const SendArgs& a) {
   std::mutex m;
   std::condition_variable cv;
   std::uint64_t next = a.first, acked = 0, duplicates = 0, retries = 0, in_flight = 0;
+  // A real source sends a person's next record only once the previous one
+  // was acknowledged; otherwise their order is undefined before carebridged
+  // sees them, and the sink could not check per-person order.
+  std::set<std::uint64_t> persons_in_flight;
+  const auto personOf = [&a](std::uint64_t seq) { return seq % std::max<std::uint64_t>(1, a.persons); };
   const std::uint64_t end = a.first + a.count;
   const auto started = Clock::now();
   const auto deadline = started + std::chrono::seconds(a.max_seconds);
@@ -126,6 +131,7 @@ int runSend(const SendArgs& a) {
         ++acked;
         if (r.response->status == 200) ++duplicates;
         --in_flight;
+        persons_in_flight.erase(personOf(seq));
         cv.notify_all();
         return;
       }
@@ -134,6 +140,7 @@ int runSend(const SendArgs& a) {
       last_error = r.response ? "HTTP " + std::to_string(r.response->status) : r.failure->message;
       if (Clock::now() > deadline) {
         --in_flight;
+        persons_in_flight.erase(personOf(seq));
         cv.notify_all();
         return;
       }
@@ -149,7 +156,7 @@ int runSend(const SendArgs& a) {
   {
     std::unique_lock lock(m);
     while (next < end && Clock::now() < deadline) {
-      cv.wait(lock, [&] { return in_flight < a.concurrency; });
+      cv.wait(lock, [&] { return in_flight < a.concurrency && persons_in_flight.count(personOf(next)) == 0; });
       if (a.rate > 0) {
         const auto due = started + std::chrono::microseconds(static_cast<std::int64_t>(
                                        1e6 * static_cast<double>(next - a.first) / a.rate));
@@ -158,6 +165,7 @@ int runSend(const SendArgs& a) {
         lock.lock();
       }
       ++in_flight;
+      persons_in_flight.insert(personOf(next));
       const std::uint64_t seq = next++;
       lock.unlock();
       asio::post(io, [&, seq] { send_one(seq); });

@@ -9,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <algorithm>
 #include <cstring>
 
 // The opaque handle plugins hold for their host side (plugin_abi.h).
@@ -244,6 +245,10 @@ int32_t hostHttpRequest(cb_host_instance* h, const cb_http_client_request* r, cb
         net::ClientOptions co;
         co.tls = in.client_tls;
         co.log_name = "plugin." + a.name();
+        // As many kept-alive connections as deliveries may be in flight to
+        // this partner, so deliveries never queue behind each other for a
+        // connection (a full TLS handshake costs ~1.7 ms of CPU; reuse them).
+        co.max_connections_per_origin = std::max<std::size_t>(co.max_connections_per_origin, a.delivery().max_in_flight);
         in.client = net::HttpsClient::create(in.io, co);
       }
     }

@@ -105,6 +105,7 @@ class Adapter : public std::enable_shared_from_this<Adapter> {
 
   const std::string& name() const { return settings_.name; }
   const std::string& organisation() const { return settings_.organisation; }
+  const config::DeliverySettings& delivery() const { return settings_.delivery; }
   const PluginLibrary& library() const { return *library_; }
   bool running() const { return running_.load(); }
   /// Bound ports of the plugin's HTTPS listeners (tests listen on port 0).
