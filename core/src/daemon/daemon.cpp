@@ -2,6 +2,8 @@
 
 #include "admin/admin_server.h"
 #include "audit/checkpointer.h"
+#include "audit/export_atna.h"
+#include "audit/retention.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -90,6 +92,15 @@ class Daemon {
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<audit::Checkpointer> checkpointer_;  ///< signs checkpoints of the audit log
+  std::unique_ptr<audit::AtnaSyslogExporter> atna_;   ///< IHE ATNA over syslog/TLS to the SIEM, if configured
+  // Payload retention: purges on a thread of its own (it waits for store
+  // commits, which must not hold up network I/O).
+  std::thread retention_;
+  std::mutex retention_mutex_;
+  std::condition_variable retention_cv_;
+  bool retention_stop_ = false;
+  void startRetention();
+  void stopRetention();
   std::unique_ptr<pipeline::SubjectKeyer> keyer_;
   std::unique_ptr<plugin_host::PluginHost> plugins_;
   asio::io_context io_;
@@ -216,6 +227,11 @@ Status Daemon::startUp() {
   auto checkpointer = audit::Checkpointer::create(config_->audit, *store_, SystemClock::instance());
   if (!checkpointer) return fail("configuration refused:\n" + checkpointer.error().message);
   checkpointer_ = std::move(*checkpointer);
+  if (config_->audit.syslog_collector) {
+    auto atna = audit::AtnaSyslogExporter::create(config_->audit, *store_);
+    if (!atna) return fail("configuration refused:\n" + atna.error().message);
+    atna_ = std::move(*atna);
+  }
 
   auto keyer = pipeline::SubjectKeyer::loadOrCreate(config_->store.identity_key);
   if (!keyer) return keyer.error();
@@ -268,6 +284,17 @@ Status Daemon::startUp() {
   scheduler_->start();
 
   if (config_->admin.enabled) {
+    // The admin API and web page (issue #6) work on the daemon's own store;
+    // what an approval or replay queues goes straight to the scheduler.
+    admin::ApiServices api;
+    api.store = store_.get();
+    api.keyer = keyer_.get();
+    api.audit = config_->audit;
+    api.agreements = [this]() -> std::shared_ptr<const policy::PolicySet> {
+      auto t = topology_.get();
+      return t ? t->resources.agreements : nullptr;
+    };
+    api.queued = [this](const std::vector<store::DeliveryInfo>& d) { scheduler_->add(d); };
     auto admin = admin::AdminServer::start(
         io_, config_->admin,
         [this]() -> std::string {
@@ -278,7 +305,8 @@ Status Daemon::startUp() {
           if (draining_) return "draining";
           if (!ready_) return "starting";
           return {};
-        });
+        },
+        std::move(api));
     if (!admin) return admin.error();
     admin_ = std::move(*admin);
     logger()->info("admin listener on {}:{}", config_->admin.listen.host, admin_->port());
@@ -317,6 +345,10 @@ Status Daemon::startUp() {
     }
   }
   auditConfig(*config_, adapters_, *resources, false);
+  // Exports start once the start-up is in the trail; entries written while
+  // the collector is down are kept and sent later, in order.
+  if (atna_) atna_->start(config_->audit.syslog_interval);
+  startRetention();
 
   for (const auto& [name, adapter] : adapters_) {
     for (auto port : adapter->listeningPorts()) logger()->info("adapter {} listening on port {}", name, port);
@@ -351,7 +383,10 @@ void Daemon::reload() {
       next.audit.checkpoint_interval != config_->audit.checkpoint_interval ||
       next.audit.checkpoint_every != config_->audit.checkpoint_every ||
       next.audit.publish_dir != config_->audit.publish_dir ||
-      next.audit.publish_syslog != config_->audit.publish_syslog) {
+      next.audit.publish_syslog != config_->audit.publish_syslog ||
+      next.audit.syslog_collector.has_value() != config_->audit.syslog_collector.has_value() ||
+      next.audit.payload_retention != config_->audit.payload_retention ||
+      next.audit.payload_retention_by_agreement != config_->audit.payload_retention_by_agreement) {
     return refuse(
         "daemon.data_dir, daemon.io_threads, [store], [admin] and [audit] cannot change on reload; restart "
         "carebridged to apply them");
@@ -366,6 +401,7 @@ void Daemon::reload() {
   adapters_ = std::move(*fresh);
   config_ = *c;
   log::setup(config_->daemon.log_level);
+  if (admin_) admin_->setUsers(config_->admin.users);  // [[admin.user]] changes apply on reload
   topology_.set(pipeline::buildTopology(config_, adapters_, *resources, keyer_.get()));
   scheduler_->poke();
   stopAdapters(old, config_->daemon.drain_timeout);
@@ -395,8 +431,10 @@ void Daemon::shutDown() {
   e.action = audit::action::kStopped;
   e.outcome = audit::outcome::kSuccess;
   (void)store_->auditSync({std::move(e)});
+  stopRetention();
   store_->flush();
   if (auto c = checkpointer_->signFinal(); !c) logger()->error("audit checkpoint at shutdown: {}", c.error().message);
+  if (atna_) atna_->stop();
   metrics::global().removeCollector(collector_);
   if (admin_) admin_->stop();
   if (watchdog_) watchdog_->cancel();
@@ -407,6 +445,39 @@ void Daemon::shutDown() {
   for (auto& t : threads_) t.join();
   threads_.clear();
   logger()->info("stopped");
+}
+
+void Daemon::startRetention() {
+  const auto policy = audit::retentionPolicyFrom(config_->audit);
+  if (!config_->audit.payload_retention && config_->audit.payload_retention_by_agreement.empty()) return;
+  retention_ = std::thread([this, policy] {
+    std::unique_lock lock(retention_mutex_);
+    for (;;) {
+      lock.unlock();
+      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           SystemClock::instance().now().time_since_epoch())
+                           .count();
+      auto r = audit::purgePayloads(*store_, policy, now, audit::Actor::system());
+      if (!r) {
+        logger()->error("payload retention: {}", r.error().message);
+      } else if (r->messages > 0) {
+        logger()->info("payload retention: purged the payloads of {} delivered messages ({} bytes)", r->messages,
+                       r->bytes);
+      }
+      lock.lock();
+      if (retention_cv_.wait_for(lock, std::chrono::hours(1), [this] { return retention_stop_; })) return;
+    }
+  });
+}
+
+void Daemon::stopRetention() {
+  if (!retention_.joinable()) return;
+  {
+    std::lock_guard lock(retention_mutex_);
+    retention_stop_ = true;
+  }
+  retention_cv_.notify_all();
+  retention_.join();
 }
 
 void Daemon::armWatchdog() {

@@ -21,6 +21,11 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem::path
     // commit of the WAL rather than per page (https://sqlite.org/wal.html).
     pragmas += "PRAGMA journal_mode=WAL;";
     pragmas += options.synchronous_full ? "PRAGMA synchronous=FULL;" : "PRAGMA synchronous=NORMAL;";
+    // Each record touches the messages, deliveries and audit_log tables and
+    // their indexes several times; the default 2 MiB page cache makes the
+    // writer reread index pages it has just written. 16 MiB keeps the hot
+    // right-hand edges of every index in memory.
+    pragmas += "PRAGMA cache_size=-16384;";
   }
   if (auto s = c->exec(pragmas); !s) return fail(path.string() + ": " + s.error().message);
   return c;
