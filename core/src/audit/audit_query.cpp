@@ -144,6 +144,22 @@ Result<std::string> decisionPurpose(store::Store& store, const std::string& mess
   return std::string();
 }
 
+Result<std::optional<AuditRecord>> holdDecision(store::Store& store, const std::string& message_id,
+                                                const std::string& destination) {
+  std::optional<AuditRecord> found;
+  if (message_id.empty()) return found;
+  AuditQuery q;
+  q.message_id = message_id;
+  q.action = action::kDecided;
+  q.limit = 1000;
+  auto rows = queryAudit(store, q);
+  if (!rows) return rows.error();
+  for (auto& r : *rows) {
+    if (r.detail("destination") == destination && r.detail("decision") == "hold") found = std::move(r);
+  }
+  return found;
+}
+
 std::vector<std::pair<std::string, std::string>> describe(const AuditQuery& q) {
   std::vector<std::pair<std::string, std::string>> out;
   std::string keys;

@@ -72,6 +72,13 @@ Result<std::vector<AuditRecord>> queryAudit(store::Store& store, const AuditQuer
 Result<std::string> decisionPurpose(store::Store& store, const std::string& message_id,
                                     const std::string& destination);
 
+/// The sharing.decided entry that held a delivery for approval: about
+/// `message_id`, for the outbound adapter `destination`, decision hold. Its
+/// details name the agreement, flow, rule, approver and explanation.
+/// nullopt if the trail has none.
+Result<std::optional<AuditRecord>> holdDecision(store::Store& store, const std::string& message_id,
+                                                const std::string& destination);
+
 /// A query's filters as name/value pairs, for the audit.viewed entry that
 /// records who ran it (subject keys are keyed hashes already).
 std::vector<std::pair<std::string, std::string>> describe(const AuditQuery& query);

@@ -294,4 +294,18 @@ std::size_t Checkpointer::pendingPublications() const {
   return pending_.size();
 }
 
+Result<std::optional<VerifierKey>> configuredVerifierKey(const config::AuditSettings& settings) {
+  std::optional<VerifierKey> key;
+  if (settings.verifier_key) {
+    auto k = loadVerifierKeyFile(*settings.verifier_key);
+    if (!k) return k.error();
+    key = std::move(*k);
+  } else if (settings.signing_key) {
+    auto signer = loadSignerKeyFile(*settings.signing_key);
+    if (!signer) return signer.error();
+    key = signer->verifierKey();
+  }
+  return key;
+}
+
 }  // namespace cb::audit

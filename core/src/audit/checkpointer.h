@@ -156,4 +156,9 @@ class Checkpointer {
   std::vector<Pending> pending_;
 };
 
+/// The key that verifies this site's checkpoints, from the configuration:
+/// [audit] verifier_key, else the public half of signing_key; nullopt when
+/// neither is set. Errors name the key file at fault.
+Result<std::optional<VerifierKey>> configuredVerifierKey(const config::AuditSettings& settings);
+
 }  // namespace cb::audit

@@ -44,18 +44,14 @@ Result<std::vector<std::string>> subjectKeys(const config::Config& c, const std:
     return fail(keyer.error().message + " (the site key [store] identity_key is needed to look people up)");
   }
   for (const auto& n : nhs_numbers) {
-    const auto check = mapping::checkNhsNumber(n);
-    if (!check.valid()) {
-      return fail("--nhs-number: not a valid NHS number (" + std::string(mapping::describe(check.status)) + ")");
-    }
-    keys.push_back(keyer->key("nhs", check.digits));
+    auto k = keyer->nhsNumberKey(n);
+    if (!k) return fail("--nhs-number: " + k.error().message);
+    keys.push_back(std::move(*k));
   }
   for (const auto& l : local_ids) {
-    const auto colon = l.find(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == l.size()) {
-      return fail("--local-id: write it as SYSTEM:ID (for example mosaic:123456)");
-    }
-    keys.push_back(keyer->key("local:" + l.substr(0, colon), l.substr(colon + 1)));
+    auto k = keyer->localIdKey(l);
+    if (!k) return fail("--local-id: " + k.error().message);
+    keys.push_back(std::move(*k));
   }
   return keys;
 }

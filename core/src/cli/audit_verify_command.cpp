@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "audit/checkpoint.h"
+#include "audit/checkpointer.h"
 #include "audit/log_verifier.h"
 #include "audit/merkle.h"
 #include "audit/proof.h"
@@ -56,12 +57,9 @@ Result<audit::VerifierKey> keyFromArgument(const std::string& arg) {
 // --key, else [audit] verifier_key, else the public half of [audit] signing_key.
 Result<audit::VerifierKey> resolveKey(const std::string& arg, const config::Config& c) {
   if (!arg.empty()) return keyFromArgument(arg);
-  if (c.audit.verifier_key) return audit::loadVerifierKeyFile(*c.audit.verifier_key);
-  if (c.audit.signing_key) {
-    auto signer = audit::loadSignerKeyFile(*c.audit.signing_key);
-    if (!signer) return signer.error();
-    return signer->verifierKey();
-  }
+  auto configured = audit::configuredVerifierKey(c.audit);
+  if (!configured) return configured.error();
+  if (*configured) return std::move(**configured);
   return fail(c.file.string() + ": no verifier key: pass --key PUB (the key you were given), or set [audit] "
               "verifier_key");
 }

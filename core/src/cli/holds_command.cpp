@@ -1,10 +1,9 @@
 #include "cli/holds_command.h"
 
+#include "audit/audit_query.h"
 #include "common/clock.h"
 #include "common/json_text.h"
 
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
 #include <CLI/CLI.hpp>
 
 #include <iomanip>
@@ -24,23 +23,10 @@ struct HoldReason {
 // destination adapter.
 HoldReason reasonFor(store::Store& st, const store::DeliveryInfo& d) {
   HoldReason out;
-  auto rows = st.auditEntriesForMessage(d.message_id);
-  if (!rows) return out;
-  for (const auto& r : *rows) {
-    if (r.action != "sharing.decided") continue;
-    boost::system::error_code ec;
-    auto v = boost::json::parse(r.entry, ec);
-    if (ec || !v.is_object()) continue;
-    const auto* det = v.as_object().if_contains("details");
-    if (det == nullptr || !det->is_object()) continue;
-    std::map<std::string, std::string> m;
-    for (const auto& [k, val] : det->as_object()) {
-      if (val.is_string()) m[std::string(k)] = std::string(val.as_string());
-    }
-    if (m["destination"] != d.destination || m["decision"] != "hold") continue;
-    out.details = std::move(m);
-    out.at = formatUtc(r.time_ms);
-  }
+  auto held = audit::holdDecision(st, d.message_id, d.destination);
+  if (!held || !*held) return out;
+  for (auto& [k, v] : (*held)->details()) out.details[k] = std::move(v);
+  out.at = formatUtc((*held)->time_ms);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "pipeline/subject_key.h"
 
 #include "common/digest.h"
+#include "mapping/nhs_number.h"
 
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -51,6 +52,20 @@ std::string SubjectKeyer::key(std::string_view kind, std::string_view identifier
   data.append(kind).push_back(':');
   data.append(identifier);
   return toHex(hmacSha256(secret_, data));
+}
+
+Result<std::string> SubjectKeyer::nhsNumberKey(std::string_view nhs_number) const {
+  const auto check = mapping::checkNhsNumber(nhs_number);
+  if (!check.valid()) return fail("not a valid NHS number (" + std::string(mapping::describe(check.status)) + ")");
+  return key("nhs", check.digits);
+}
+
+Result<std::string> SubjectKeyer::localIdKey(std::string_view system_and_id) const {
+  const auto colon = system_and_id.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == system_and_id.size()) {
+    return fail("write it as SYSTEM:ID (for example mosaic:123456)");
+  }
+  return key("local:" + std::string(system_and_id.substr(0, colon)), system_and_id.substr(colon + 1));
 }
 
 }  // namespace cb::pipeline

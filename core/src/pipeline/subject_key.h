@@ -25,6 +25,12 @@ class SubjectKeyer {
   /// "subject" for an adapter-supplied ordering subject). Empty identifier -> "".
   std::string key(std::string_view kind, std::string_view identifier) const;
 
+  /// The keyed hash of an NHS number as a person typed it (spaces allowed),
+  /// after the Modulus 11 check; the error never repeats the number.
+  Result<std::string> nhsNumberKey(std::string_view nhs_number) const;
+  /// The keyed hash of a local id written "SYSTEM:ID" (e.g. mosaic:123456).
+  Result<std::string> localIdKey(std::string_view system_and_id) const;
+
  private:
   explicit SubjectKeyer(std::string secret) : secret_(std::move(secret)) {}
   std::string secret_;
