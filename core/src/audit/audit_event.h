@@ -55,6 +55,10 @@ inline constexpr const char* kViewed = "audit.viewed";
 inline constexpr const char* kRecordViewed = "record.viewed";
 /// Payloads purged under the retention policy (one entry per batch).
 inline constexpr const char* kPurged = "record.purged";
+/// A call to the admin API (issue #6): who (certificate CN, organisation,
+/// roles) asked for what; refused (403) when their roles do not allow it.
+/// Reads of the audit trail itself are recorded as kViewed.
+inline constexpr const char* kAdminRequest = "admin.request";
 }  // namespace action
 
 /// Outcomes: what became of the action.

@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -257,13 +258,80 @@ void readStore(Reader& r, const toml::table& root, Config& c) {
   }
 }
 
+// ---- [admin] API users, roles and the web page (issue #6) ----
+// [[admin.user]] cn = "...", role = "approver" or ["ig-reviewer", "auditor"],
+// organisation = "00AF"; web_root = "web"; session_timeout = "30m".
+void readAdminUsers(Reader& r, const toml::table& t, Config& c) {
+  if (auto v = r.path(t, "web_root", "admin.")) {
+    std::error_code ec;
+    if (!fs::is_regular_file(*v / "index.html", ec)) {
+      r.error(*t.get("web_root"), "admin.web_root", "no index.html in " + v->string() + " (point it at the web/ folder)");
+    } else {
+      c.admin.web_root = *v;
+    }
+  }
+  if (auto v = r.duration(t, "session_timeout", "admin.")) {
+    if (v->count() < 60000 || v->count() > 86400000) {
+      r.error(*t.get("session_timeout"), "admin.session_timeout", "must be between 1m and 24h");
+    } else {
+      c.admin.session_timeout = *v;
+    }
+  }
+  const toml::node* users = t.get("user");
+  if (users == nullptr) return;
+  if (!users->is_array_of_tables()) {
+    r.error(*users, "admin.user", "must be an array of tables: write each user as [[admin.user]]");
+    return;
+  }
+  std::set<std::string> seen;
+  for (const auto& node : *users->as_array()) {
+    const toml::table& u = *node.as_table();
+    const std::string p = "admin.user.";
+    r.rejectUnknown(u, p, {"cn", "role", "organisation"});
+    AdminUser user;
+    user.where = r.at(u);
+    if (auto v = r.string(u, "cn", p, true)) user.cn = *v;
+    if (auto v = r.string(u, "organisation", p)) user.organisation = *v;
+    const toml::node* role = u.get("role");
+    std::vector<const toml::node*> names;
+    if (role == nullptr) {
+      r.errorAt(user.where, p + "role: required key is missing (operator, ig-reviewer, approver or auditor)");
+    } else if (role->is_array()) {
+      for (const auto& n : *role->as_array()) names.push_back(&n);
+      if (names.empty()) r.error(*role, p + "role", "must name at least one role");
+    } else {
+      names.push_back(role);
+    }
+    for (const toml::node* n : names) {
+      const bool known = n->is_string() && std::any_of(std::begin(kAdminRoles), std::end(kAdminRoles), [&](const char* k) {
+                           return n->as_string()->get() == k;
+                         });
+      if (!known) {
+        r.error(*n, p + "role", "must be operator, ig-reviewer, approver or auditor (a string or an array of them)");
+      } else {
+        user.roles.push_back(n->as_string()->get());
+      }
+    }
+    if (!user.cn.empty() && !seen.insert(user.cn).second) {
+      r.errorAt(user.where, p + "cn: '" + user.cn + "' is listed twice; give one [[admin.user]] all its roles");
+    }
+    c.admin.users.push_back(std::move(user));
+  }
+  if (!c.admin.users.empty() && !c.admin.tls) {
+    r.error(*users, "admin.user",
+            "admin users are recognised by their client certificates: add [admin.tls] (mutual TLS) to the admin listener");
+  }
+}
+// ---- end of the [admin] users block ----
+
 void readAdmin(Reader& r, const toml::table& root, Config& c) {
   const toml::table* t = r.table(root, "admin", "");
   if (t == nullptr) return;
-  r.rejectUnknown(*t, "admin.", {"enabled", "listen", "tls"});
+  r.rejectUnknown(*t, "admin.", {"enabled", "listen", "tls", "user", "web_root", "session_timeout"});
   if (auto v = r.boolean(*t, "enabled", "admin.")) c.admin.enabled = *v;
   if (auto v = r.endpoint(*t, "listen", "admin.")) c.admin.listen = *v;
   c.admin.tls = r.tls(*t, "admin.");
+  readAdminUsers(r, *t, c);
 }
 
 // ---- [audit] exports and retention (issue #5 items 6-7) ----

@@ -53,10 +53,37 @@ struct StoreSettings {
   std::filesystem::path identity_key;                  ///< HMAC key for keyed hashes of people's identifiers
 };
 
+// ---- [admin] API users, roles and the web page (issue #6) ----
+
+/// A person allowed to use the admin API and the information-governance web
+/// page (`[[admin.user]]`), recognised by the subject CN of the client
+/// certificate they present over mutual TLS on the admin listener.
+struct AdminUser {
+  std::string cn;                  ///< the certificate subject's common name, exactly
+  std::vector<std::string> roles;  ///< operator, ig-reviewer, approver, auditor (see kAdminRoles)
+  std::string organisation;        ///< ODS or council code of the person's employer (for the audit trail)
+  SourceLocation where;
+};
+
+/// The roles `[[admin.user]] role` may name.
+inline constexpr const char* kAdminRoles[] = {"operator", "ig-reviewer", "approver", "auditor"};
+
+// ---- end of the [admin] users block ----
+
 struct AdminSettings {
   bool enabled = true;
   net::Endpoint listen{"127.0.0.1", 9464};
   std::optional<net::TlsSettings> tls;  ///< without TLS the admin listener must be on loopback
+  /// People who may use the admin API (needs [admin.tls]: they are known by
+  /// their client certificates). Without users only /healthz, /readyz and
+  /// /metrics are served.
+  std::vector<AdminUser> users;
+  /// Folder of the web page's static files (web/ in the repository);
+  /// unset: no web page, the API alone.
+  std::optional<std::filesystem::path> web_root;
+  /// How long a page's anti-CSRF token stays valid; after it the page must
+  /// be reloaded (the "session" of a certificate-authenticated page).
+  std::chrono::milliseconds session_timeout{std::chrono::minutes(30)};
 };
 
 /// How deliveries to one destination are paced and retried.
