@@ -164,6 +164,42 @@ TEST_F(DaemonE2E, KillNineMidStreamLosesNothingAndDuplicatesNothing) {
   for (const auto& r : sink->received()) ids_per_record[seqOf(r.body)].insert(r.message_id);
   ASSERT_EQ(ids_per_record.size(), static_cast<std::size_t>(kRecords));
   for (const auto& [seq, ids] : ids_per_record) EXPECT_EQ(ids.size(), 1u) << "record " << seq;
+  EXPECT_EQ(daemon->stop(), 0);
+  // The kill fell between some state change and the next: still no state
+  // change without its audit entry, and no entry without its change. Every
+  // stored message has its receipt entry, every delivered one its
+  // successful attempt, and the Merkle tree recomputes from the entries.
+  auto st = openStore();
+  std::set<std::string> received, delivered_ok;
+  auto entries = st->auditEntries(0, 100000);
+  ASSERT_TRUE(entries) << entries.error().message;
+  for (const auto& e : *entries) {
+    if (e.action == "record.received") received.insert(e.message_id);
+    if (e.action == "delivery.attempt" && e.outcome == "success") delivered_ok.insert(e.message_id);
+  }
+  store::DeliveryFilter f;
+  f.limit = 100000;
+  auto deliveries = st->deliveries(f);
+  ASSERT_TRUE(deliveries) << deliveries.error().message;
+  std::size_t delivered = 0;
+  for (const auto& d : *deliveries) {
+    EXPECT_EQ(received.count(d.message_id), 1u) << d.message_id;
+    if (d.state == store::DeliveryState::Delivered) {
+      ++delivered;
+      EXPECT_EQ(delivered_ok.count(d.message_id), 1u) << "delivered without its audit entry: " << d.message_id;
+    } else {
+      EXPECT_EQ(delivered_ok.count(d.message_id), 0u) << "audited as delivered but not: " << d.message_id;
+    }
+  }
+  EXPECT_EQ(delivered, static_cast<std::size_t>(kRecords));
+  EXPECT_EQ(received.size(), static_cast<std::size_t>(kRecords));
+  std::string out;
+  ASSERT_EQ(runCommand({carebridgeCli().string(), "audit", "keygen", "--out", (dir / "k").string()}, &out), 0) << out;
+  EXPECT_EQ(runCommand({carebridgeCli().string(), "--config", (dir / "carebridge.toml").string(), "audit", "verify",
+                        "--key", (dir / "k.pub").string()},
+                       &out),
+            0)
+      << out;
 }
 
 TEST_F(DaemonE2E, APartnerThatIsDownGetsEverythingLaterInPerPersonOrder) {
