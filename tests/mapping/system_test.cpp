@@ -59,7 +59,7 @@ TEST(SeedSystems, GoldenCasesAllPass) {
 }
 
 // The destination's bytes must parse in its own format.
-void expectParsesAs(const SystemMappings& dest, const Outbound& out) {
+void expectParsesAs(const SystemMappings& dest, const Outbound& out, const std::string& record_type) {
   ASSERT_NE(dest.outboundFormat(), nullptr);
   switch (dest.outboundFormat()->format) {
     case WireFormat::FhirJson: {
@@ -77,8 +77,9 @@ void expectParsesAs(const SystemMappings& dest, const Outbound& out) {
     case WireFormat::Hl7v2Er7: {
       auto msg = codec::hl7v2::parse(out.bytes);
       ASSERT_TRUE(msg) << msg.error().message;
-      EXPECT_EQ(msg->messageType().code, "ADT");
-      EXPECT_EQ(msg->messageType().trigger, "A31");
+      // RiO takes demographic updates as ADT^A31 and referrals as REF^I12.
+      EXPECT_EQ(msg->messageType().code, record_type == "Referral" ? "REF" : "ADT");
+      EXPECT_EQ(msg->messageType().trigger, record_type == "Referral" ? "I12" : "A31");
       auto nhs = msg->value("PID-3.1");
       ASSERT_TRUE(nhs);
       EXPECT_EQ(nhs->size(), 10u);
@@ -108,9 +109,10 @@ struct Flow {
   std::string nhs_number;
 };
 
-// The seed flows of PRODUCT.md: NELFT RiO -> Barking and Dagenham AIS;
-// Oxleas RiO -> Bromley LAS; West Sussex Mosaic <-> SPFT Carenotes; UK Core as
-// the standard route; council demographic updates back to RiO.
+// The seed flows of PRODUCT.md and agreements/*.xml: NELFT RiO <-> Barking and
+// Dagenham AIS; Oxleas RiO <-> Bromley LAS; West Sussex Mosaic <-> SPFT
+// Carenotes; CWPT <-> Warwickshire over UK Core (the standard route, both ends
+// assumed to speak it); council demographic updates and referrals back to RiO.
 const std::vector<Flow> kFlows = {
     {"rio", "adt-a28.hl7", "application/hl7-v2", "ais", "Person", "9990000026"},
     {"rio", "adt-a31.hl7", "", "ais", "Person", "9990000026"},
@@ -125,6 +127,36 @@ const std::vector<Flow> kFlows = {
     {"ukcore", "patient.json", "application/fhir+json; fhirVersion=4.0", "rio", "Person", "9990000018"},
     {"carenotes", "patient.json", "application/fhir+json", "rio", "Person", "9990000026"},
     {"ukcore", "safeguarding-enquiry.json", "", "carenotes", "SafeguardingEnquiry", "9990000026"},
+    // Oxleas RiO -> Bromley LAS (safeguarding; performance monitoring).
+    {"rio", "safeguarding-concern.xml", "application/xml", "las", "SafeguardingConcern", "9990000042"},
+    {"rio", "care-act-assessment.xml", "", "las", "CareActAssessment", "9990000050"},
+    {"rio", "carers-assessment.xml", "application/xml", "las", "CarersAssessment", "9990000069"},
+    // Bromley LAS -> Oxleas RiO (direct care).
+    {"las", "person-update.xml", "application/xml", "rio", "Person", "9990000077"},
+    {"las", "referral.xml", "", "rio", "Referral", "9990000085"},
+    // NELFT RiO -> Barking and Dagenham AIS.
+    {"rio", "safeguarding-concern.xml", "application/xml", "ais", "SafeguardingConcern", "9990000042"},
+    {"rio", "care-act-assessment.xml", "text/xml", "ais", "CareActAssessment", "9990000050"},
+    // Barking and Dagenham AIS -> NELFT RiO.
+    {"ais", "client.csv", "text/csv", "rio", "Person", "9990000093"},
+    {"ais", "referral.csv", "text/csv; charset=utf-8", "rio", "Referral", "9990000093"},
+    // SPFT Carenotes -> West Sussex Mosaic.
+    {"carenotes", "care-act-assessment.json", "application/fhir+json", "mosaic", "CareActAssessment", "9990000050"},
+    {"carenotes", "carers-assessment.json", "application/fhir+json", "mosaic", "CarersAssessment", "9990000069"},
+    {"carenotes", "statutory-review.json", "application/fhir+json", "mosaic", "StatutoryReview", "9990000026"},
+    {"carenotes", "safeguarding-concern.json", "application/fhir+json", "mosaic", "SafeguardingConcern", "9990000042"},
+    {"carenotes", "patient.json", "application/fhir+json", "mosaic", "Person", "9990000026"},
+    // West Sussex Mosaic -> SPFT Carenotes.
+    {"mosaic", "person-update.xml", "application/xml", "carenotes", "Person", "9990000034"},
+    {"mosaic", "referral.xml", "application/xml", "carenotes", "Referral", "9995550016"},
+    // CWPT -> Warwickshire, Warwickshire -> CWPT (UK Core both ends).
+    {"ukcore", "safeguarding-concern.json", "", "ukcore", "SafeguardingConcern", "9990000042"},
+    {"ukcore", "safeguarding-enquiry.json", "application/fhir+json", "ukcore", "SafeguardingEnquiry", "9990000026"},
+    {"ukcore", "care-act-assessment.json", "application/fhir+json", "ukcore", "CareActAssessment", "9990000050"},
+    {"ukcore", "statutory-review.json", "application/fhir+json", "ukcore", "StatutoryReview", "9990000026"},
+    {"ukcore", "patient.json", "application/fhir+json", "ukcore", "Person", "9990000018"},
+    {"ukcore", "referral.json", "application/fhir+json", "ukcore", "Referral", "9990000085"},
+    {"ukcore", "carers-assessment.json", "application/fhir+json", "ukcore", "CarersAssessment", "9990000069"},
 };
 
 TEST(SeedFlows, TranslateEndToEnd) {
@@ -142,7 +174,7 @@ TEST(SeedFlows, TranslateEndToEnd) {
     ASSERT_TRUE(out) << out.error().message;
     EXPECT_EQ(out->content_type, seed(f.destination)->outboundFormat()->content_type);
     EXPECT_EQ(out->mapping_digest.size(), 64u);
-    expectParsesAs(*seed(f.destination), *out);
+    expectParsesAs(*seed(f.destination), *out, f.record_type);
     EXPECT_NE(out->bytes.find(f.nhs_number.substr(0, 3)), std::string::npos) << out->bytes;
   }
 }
@@ -185,9 +217,11 @@ TEST(SystemRefusals, ContentTypesAndFormats) {
   auto out = seed("rio")->toCanonical("MSH|^~\\&|RIO", "application/hl7-v2");
   ASSERT_FALSE(out);  // truncated MSH
   EXPECT_NE(out.error().message.find("rio hl7v2-er7 input"), std::string::npos) << out.error().message;
+  // AIS reads CSV exports now, but only those whose Record Type it maps.
   auto none = seed("ais")->toCanonical("a,b\n1,2\n", "text/csv");
   ASSERT_FALSE(none);
-  EXPECT_NE(none.error().message.find("declares no inbound format"), std::string::npos);
+  auto not_csv = seed("ais")->toCanonical("<rows/>", "application/xml");
+  ASSERT_FALSE(not_csv);
   auto csv_out = seed("carenotes")->fromCanonical(nullptr, "Person");
   EXPECT_FALSE(csv_out);
 }
