@@ -141,6 +141,7 @@ json::array sarList(const std::vector<audit::SarDecision>& list) {
                    {"lawful_basis", d.lawful_basis},
                    {"withheld", d.withheld},
                    {"explanation", d.explanation},
+                   {"settled", d.settled},
                    {"audit_entry", d.seq}};
     if (d.delivered_ms) o["delivered"] = utc(*d.delivered_ms);
     if (d.delivered_seq) o["delivery_entry"] = *d.delivered_seq;

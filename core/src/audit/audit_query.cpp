@@ -1,5 +1,7 @@
 #include "audit/audit_query.h"
 
+#include "common/clock.h"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -261,7 +263,24 @@ Result<SubjectAccessReport> subjectAccessReport(store::Store& store, const std::
       d.delivered_seq = it->second.first;
       d.delivered_ms = it->second.second;
     }
-    if (d.decision == "hold") report.holds.push_back(d);
+    if (d.decision == "hold") {
+      // The approver's decision on this hold (hold.approved / hold.refused,
+      // same message and destination adapter), with who and why.
+      for (const char* settled : {action::kHoldApproved, action::kHoldRefused}) {
+        AuditQuery hq;
+        hq.message_id = d.message_id;
+        hq.action = settled;
+        hq.limit = kPage;
+        auto rows = queryAudit(store, hq);
+        if (!rows) return rows.error();
+        for (const auto& r : *rows) {
+          if (r.detail("destination") != d.destination) continue;
+          d.settled = std::string(settled == action::kHoldApproved ? "approved" : "refused") + " by " + r.actor +
+                      " on " + formatUtc(r.time_ms) + ": " + r.detail("reason");
+        }
+      }
+      report.holds.push_back(d);
+    }
     if (d.delivered_seq) {
       report.disclosures.push_back(std::move(d));
     } else if (d.decision != "hold") {

@@ -102,6 +102,9 @@ struct SarDecision {
   std::string lawful_basis;
   std::string withheld;  ///< comma-separated items withheld
   std::string explanation;
+  /// For a hold: how it was settled ("approved by person:x: reason",
+  /// "refused by person:y: reason"), or "" while it waits.
+  std::string settled;
   /// The successful delivery that disclosed the record, if any.
   std::optional<std::int64_t> delivered_seq;
   std::optional<std::int64_t> delivered_ms;

@@ -256,6 +256,7 @@ void sarJsonList(std::string& o, const char* name, const std::vector<audit::SarD
     jsonField(o, "lawful_basis", d.lawful_basis, first);
     jsonField(o, "withheld", d.withheld, first);
     jsonField(o, "explanation", d.explanation, first);
+    if (d.decision == "hold") jsonField(o, "settled", d.settled, first);
     o += ",\"audit_entry\":" + std::to_string(d.seq);
     if (d.delivered_seq) o += ",\"delivery_entry\":" + std::to_string(*d.delivered_seq);
     o += "}";
@@ -279,6 +280,9 @@ void sarTextList(std::ostream& out, const char* title, const std::vector<audit::
     if (d.delivered_seq) out << ", " << *d.delivered_seq;
     out << "\n";
     if (!delivered && !d.explanation.empty()) out << "      why: " << d.explanation << "\n";
+    if (!delivered && d.decision == "hold") {
+      out << "      " << (d.settled.empty() ? "waiting for approval" : d.settled) << "\n";
+    }
   }
 }
 
