@@ -382,7 +382,7 @@ TEST_F(AuditLogTest, AVersion1StoreIsMigratedToVersion2KeepingItsLog) {
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), store::kSchemaVersion);
-  EXPECT_EQ(store::kSchemaVersion, 3);
+  EXPECT_EQ(store::kSchemaVersion, 4);
   sqlite3_finalize(st);
   sqlite3_close(db);
   EXPECT_EQ(verify().status, cli::kAuditVerified);

@@ -365,7 +365,7 @@ TEST_F(AuditQueryTest, AVersion2StoreGetsTheNewColumnsFilledFromItsOwnEntries) {
   EXPECT_EQ(all(q).size(), 1u);
   appendWithCheckpoints({static_cast<int>(*store->auditSize()) + 1});
   EXPECT_EQ(verify().status, cli::kAuditVerified);
-  EXPECT_EQ(store::kSchemaVersion, 3);
+  EXPECT_EQ(store::kSchemaVersion, 4);
 }
 
 // ---- subject access report ----------------------------------------------------

@@ -135,6 +135,14 @@ CREATE TABLE audit_export_cursors(
 );
 )sql";
 
+// Version 4: drop audit_by_subject (subject_key, seq). audit_by_subject_time
+// (subject_key, time) answers the same person queries, and a keyed hash is
+// a random key: every audit entry dirtied a random leaf page in each of the
+// two, which the WAL then wrote whole at every commit.
+constexpr const char* kV4 = R"sql(
+DROP INDEX IF EXISTS audit_by_subject;
+)sql";
+
 Result<int> userVersion(Connection& db) {
   auto st = db.prepare("PRAGMA user_version");
   if (!st) return st.error();
@@ -179,6 +187,12 @@ Status migrate(Connection& db) {
     if (auto s = db.exec(kV3); !s) {
       (void)db.exec("ROLLBACK");
       return fail(db.path().string() + ": upgrading the schema to version 3 failed: " + s.error().message);
+    }
+  }
+  if (*again < 4) {
+    if (auto s = db.exec(kV4); !s) {
+      (void)db.exec("ROLLBACK");
+      return fail(db.path().string() + ": upgrading the schema to version 4 failed: " + s.error().message);
     }
   }
   if (auto s = db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !s) {

@@ -147,6 +147,15 @@ void Store::writerLoop() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty() && stopping_) return;
+      // Group commit: one fsync and one write of each dirty index page per
+      // transaction, so more operations per transaction is cheaper per
+      // operation. When only a few are waiting, give others up to
+      // kLinger to join; that bounds the latency it adds.
+      constexpr std::size_t kGather = 64;
+      constexpr auto kLinger = std::chrono::microseconds(500);
+      if (queue_.size() < kGather && !stopping_) {
+        wake_.wait_for(lock, kLinger, [this] { return stopping_ || queue_.size() >= kGather; });
+      }
       const std::size_t n = std::min(queue_.size(), options_.group_commit_max);
       batch.clear();
       for (std::size_t i = 0; i < n; ++i) {
@@ -176,14 +185,20 @@ void Store::runBatch(std::vector<Op>& batch) {
     if (commit) {
       for (std::size_t i = 0; i < batch.size(); ++i) {
         const auto mark = appender.mark();
-        if (auto sp = writer_->exec("SAVEPOINT op"); !sp) {
+        // Prepared once and cached: a savepoint per operation is the price
+        // of letting one failing operation roll back alone.
+        const auto cached = [this](const char* sql) -> Status {
+          auto st = writer_->prepare(sql);
+          if (!st) return st.error();
+          return (*st)->run();
+        };
+        if (auto sp = cached("SAVEPOINT op"); !sp) {
           results[i] = sp;
           continue;
         }
         results[i] = batch[i].apply(*writer_, appender);
-        if (results[i]) {
-          (void)writer_->exec("RELEASE op");
-        } else {
+        if (results[i]) results[i] = cached("RELEASE op");
+        if (!results[i]) {
           (void)writer_->exec("ROLLBACK TO op; RELEASE op");
           appender.rollbackTo(mark);
         }
