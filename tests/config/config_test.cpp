@@ -244,3 +244,49 @@ TEST(LoadFromString, ResolvesRelativePathsAgainstTheBase) {
 }
 
 }  // namespace
+
+namespace {
+
+// A two-adapter configuration with one route, `route_extra` appended to the
+// route and `daemon_extra` to [daemon].
+std::string mappedConfig(const std::string& daemon_extra, const std::string& route_extra,
+                         const std::string& system_b = "system = \"las\"\n") {
+  return "[daemon]\ndata_dir = \"s\"\n" + daemon_extra +
+         "[[adapter]]\nname = \"a\"\nplugin = \"https\"\norganisation = \"RPG\"\nsystem = \"rio\"\n"
+         "[[adapter]]\nname = \"b\"\nplugin = \"https\"\norganisation = \"00AF\"\n" +
+         system_b + "[[route]]\nname = \"r\"\nfrom = \"a\"\nto = [\"b\"]\n" + route_extra;
+}
+
+}  // namespace
+
+TEST_F(ConfigTest, MappedRoutesNeedAPurposeTheirFoldersAndEachAdaptersSystem) {
+  const std::string dirs = "mappings_dir = \"m\"\nagreements_dir = \"ag\"\n";
+  auto good = load(mappedConfig(dirs, "mode = \"mapped\"\npurpose = \"safeguarding\"\n"));
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ((*good)->routes[0].mode, cb::config::RouteSettings::Mode::Mapped);
+  EXPECT_EQ((*good)->routes[0].purpose, "safeguarding");
+  EXPECT_EQ((*good)->adapter("a")->system, "rio");
+  EXPECT_EQ((*good)->daemon.agreements_dir, dir.path() / "ag");
+
+  const struct {
+    std::string text;
+    std::string error;
+  } cases[] = {
+      {mappedConfig(dirs, "mode = \"mapped\"\n"), "route 'r': purpose: a mapped route must say the purpose"},
+      {mappedConfig(dirs, "mode = \"mapped\"\npurpose = \"curiosity\"\n"), "purpose: must be one of direct-care"},
+      {mappedConfig("", "mode = \"mapped\"\npurpose = \"safeguarding\"\n"), "mapped needs daemon.mappings_dir"},
+      {mappedConfig("mappings_dir = \"m\"\n", "mode = \"mapped\"\npurpose = \"safeguarding\"\n"),
+       "mapped needs daemon.agreements_dir"},
+      {mappedConfig(dirs, "mode = \"mapped\"\npurpose = \"safeguarding\"\n", ""),
+       "adapter 'b' needs `system` (its mapping folder) on a mapped route"},
+      {mappedConfig(dirs, "mode = \"passthrough\"\npurpose = \"safeguarding\"\n"), "only mapped routes have a purpose"},
+      {mappedConfig(dirs, "mode = \"mapped\"\npurpose = \"safeguarding\"\n", "system = \"../etc\"\n"),
+       "system names a folder"},
+  };
+  for (const auto& c : cases) {
+    auto r = load(c.text);
+    ASSERT_FALSE(r) << c.text;
+    EXPECT_THAT(r.error().message, HasSubstr(c.error)) << c.text;
+    EXPECT_THAT(r.error().message, HasSubstr("carebridge.toml:")) << "every error names the file and line";
+  }
+}

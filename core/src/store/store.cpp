@@ -574,41 +574,41 @@ Result<std::optional<MessageInfo>> Store::messageBySeq(std::int64_t seq) {
   return out;
 }
 
-Result<std::string> Store::payload(std::int64_t message_seq) {
-  std::lock_guard lock(reader_mutex_);
-  auto st = reader_->prepare(
-      "SELECT b.data, b.purged_at FROM messages m JOIN blobs b ON b.id = m.payload_blob WHERE m.seq = ?");
+namespace {
+
+// Reads the one blob `sql` selects (data, purged_at) for `seq`; `what`
+// names the row in errors ("message #12").
+Result<std::string> readBlob(Connection& db, const char* sql, std::int64_t seq, const std::string& what) {
+  auto st = db.prepare(sql);
   if (!st) return st.error();
-  (*st)->bind(1, message_seq);
+  (*st)->bind(1, seq);
   auto row = (*st)->step();
   if (!row) return row.error();
-  if (!*row) return fail("message #" + std::to_string(message_seq) + " not found");
+  if (!*row) return fail(what + " not found");
   if (!(*st)->columnIsNull(1)) {
     (*st)->reset();
-    return fail("message #" + std::to_string(message_seq) + ": payload purged under the retention policy");
+    return fail(what + ": payload purged under the retention policy");
   }
   std::string data = (*st)->columnBlob(0);
   (*st)->reset();
   return data;
 }
 
+}  // namespace
+
+Result<std::string> Store::payload(std::int64_t message_seq) {
+  std::lock_guard lock(reader_mutex_);
+  return readBlob(*reader_,
+                  "SELECT b.data, b.purged_at FROM messages m JOIN blobs b ON b.id = m.payload_blob WHERE m.seq = ?",
+                  message_seq, "message #" + std::to_string(message_seq));
+}
+
 Result<std::string> Store::deliveryPayload(std::int64_t delivery_seq) {
   std::lock_guard lock(reader_mutex_);
-  auto st = reader_->prepare(
-      "SELECT b.data, b.purged_at FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
-      "JOIN blobs b ON b.id = COALESCE(d.payload_blob, m.payload_blob) WHERE d.seq = ?");
-  if (!st) return st.error();
-  (*st)->bind(1, delivery_seq);
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  if (!*row) return fail("delivery #" + std::to_string(delivery_seq) + " not found");
-  if (!(*st)->columnIsNull(1)) {
-    (*st)->reset();
-    return fail("delivery #" + std::to_string(delivery_seq) + ": payload purged under the retention policy");
-  }
-  std::string data = (*st)->columnBlob(0);
-  (*st)->reset();
-  return data;
+  return readBlob(*reader_,
+                  "SELECT b.data, b.purged_at FROM deliveries d JOIN messages m ON m.seq = d.message_seq "
+                  "JOIN blobs b ON b.id = COALESCE(d.payload_blob, m.payload_blob) WHERE d.seq = ?",
+                  delivery_seq, "delivery #" + std::to_string(delivery_seq));
 }
 
 Result<std::vector<DeliveryInfo>> Store::deliveries(const DeliveryFilter& f) {
