@@ -85,6 +85,7 @@ class Daemon {
   void auditConfig(const config::Config& c, const AdapterMap& adapters, const pipeline::StageResources& res,
                    bool reload);
   void warnEndingAgreements(const pipeline::StageResources& res);
+  std::chrono::steady_clock::time_point last_agreement_warning_{};  ///< once a day, and at every (re)load
   void armWatchdog();
   void armPoll();
 
@@ -170,10 +171,14 @@ void Daemon::stopAdapters(AdapterMap& adapters, std::chrono::milliseconds drain)
 }
 
 void Daemon::warnEndingAgreements(const pipeline::StageResources& res) {
-  for (const auto& e : res.ending) {
+  // Recomputed now rather than taken from the load: a daemon that runs for
+  // weeks must still start warning when an agreement enters its last 60 days.
+  if (!res.agreements) return;
+  for (const auto& e : res.agreements->endingWithin(60)) {
     logger()->warn("agreement {} ({}) ends on {}: {} days left; flows under it stop by themselves then", e.id, e.file,
                    e.end, e.days_left);
   }
+  last_agreement_warning_ = std::chrono::steady_clock::now();
 }
 
 void Daemon::auditConfig(const config::Config& c, const AdapterMap& adapters, const pipeline::StageResources& res,
@@ -510,6 +515,9 @@ void Daemon::armPoll() {
         if (auto s = scheduler_->rescan(); !s) logger()->error("rescanning the queue failed: {}", s.error().message);
       }
       if (auto c = checkpointer_->tick(); !c) logger()->error("audit checkpoint: {}", c.error().message);
+      if (std::chrono::steady_clock::now() - last_agreement_warning_ > std::chrono::hours(24)) {
+        if (auto t = topology_.get()) warnEndingAgreements(t->resources);
+      }
       (*arm)();
     });
   };
