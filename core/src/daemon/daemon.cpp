@@ -71,6 +71,9 @@ Status validate(const config::Config& c, plugin_host::PluginHost& plugins) {
 class Daemon {
  public:
   explicit Daemon(DaemonOptions options) : options_(std::move(options)) {}
+  // A start-up that fails half way must not leave the retention thread
+  // joinable (std::thread would terminate the process).
+  ~Daemon() { stopRetention(); }
   int run();
 
  private:

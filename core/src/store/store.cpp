@@ -728,15 +728,6 @@ Result<std::vector<AuditRow>> Store::auditEntries(std::int64_t from_seq, std::si
   return collectAuditRows(**st);
 }
 
-Result<std::vector<AuditRow>> Store::auditEntriesForMessage(const std::string& message_id) {
-  std::lock_guard lock(reader_mutex_);
-  auto st = reader_->prepare(std::string("SELECT ") + kAuditRowColumns +
-                             " FROM audit_log WHERE message_id = ? ORDER BY seq");
-  if (!st) return st.error();
-  (*st)->bind(1, message_id);
-  return collectAuditRows(**st);
-}
-
 bool Store::changedElsewhere() {
   // PRAGMA data_version on the writer connection moves only when *another*
   // connection commits (https://sqlite.org/pragma.html#pragma_data_version),

@@ -280,8 +280,6 @@ class Store {
   Result<std::int64_t> auditSize();
   /// Audit entries with seq >= from_seq, oldest first.
   Result<std::vector<AuditRow>> auditEntries(std::int64_t from_seq, std::size_t limit);
-  /// Every audit entry about one message, oldest first (indexed).
-  Result<std::vector<AuditRow>> auditEntriesForMessage(const std::string& message_id);
   /// True when another connection has committed since the last call.
   bool changedElsewhere();
 
