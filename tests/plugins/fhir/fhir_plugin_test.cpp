@@ -2,6 +2,7 @@
 // over mutual TLS are submitted and answered only after storage; outbound
 // deliveries reach a FHIR server over mutual TLS and its answers become
 // delivered / retry / dead letter.
+#include "fakes/fake_store_events.h"
 #include "plugin_host/adapter.h"
 #include "plugin_host/plugin_host.h"
 #include "plugins/fhir/fhir_test_server.h"
@@ -15,7 +16,6 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
-#include <deque>
 #include <fstream>
 #include <future>
 #include <map>
@@ -28,74 +28,7 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
-
-// Plays the daemon's store: records submissions, detects duplicates by the
-// sender's id, and answers when told to (or at once).
-class StoreEvents : public cb::plugin_host::AdapterEvents {
- public:
-  enum class Mode { kStore, kUnavailable, kRefuse };
-
-  void submit(const cb::plugin_host::Adapter&, cb::plugin_host::InboundSubmission r,
-              std::function<void(cb::plugin_host::SubmitReply)> reply) override {
-    std::unique_lock lock(mutex);
-    received.push_back(r);
-    if (hold) {
-      pending.emplace_back(std::move(r), std::move(reply));
-      cv.notify_all();
-      return;
-    }
-    auto answer = answerFor(r);
-    lock.unlock();
-    cv.notify_all();
-    reply(std::move(answer));
-  }
-  void tlsRefused(const cb::plugin_host::Adapter&, const cb::net::TlsRefusal&) override {}
-
-  // Answers the held submissions.
-  void release() {
-    std::deque<std::pair<cb::plugin_host::InboundSubmission, std::function<void(cb::plugin_host::SubmitReply)>>> p;
-    std::vector<cb::plugin_host::SubmitReply> answers;
-    {
-      std::lock_guard lock(mutex);
-      hold = false;
-      p.swap(pending);
-      for (auto& [r, reply] : p) answers.push_back(answerFor(r));
-    }
-    for (std::size_t i = 0; i < p.size(); ++i) p[i].second(answers[i]);
-  }
-
-  bool waitForPending(std::size_t n) {
-    std::unique_lock lock(mutex);
-    return cv.wait_for(lock, std::chrono::seconds(5), [&] { return pending.size() >= n; });
-  }
-
-  std::size_t stored() {
-    std::lock_guard lock(mutex);
-    return stored_;
-  }
-
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::vector<cb::plugin_host::InboundSubmission> received;
-  bool hold = false;
-  Mode mode = Mode::kStore;
-
- private:
-  cb::plugin_host::SubmitReply answerFor(const cb::plugin_host::InboundSubmission& r) {
-    if (mode == Mode::kUnavailable) return {CB_SUBMIT_UNAVAILABLE, "", "store is failing"};
-    if (mode == Mode::kRefuse) return {CB_SUBMIT_REFUSED, "", "record too large for this route"};
-    if (!r.sender_message_id.empty()) {
-      auto it = by_sender_.find(r.sender_message_id);
-      if (it != by_sender_.end()) return {CB_SUBMIT_DUPLICATE, it->second, ""};
-    }
-    const std::string id = "0190f3a0-0000-7000-8000-" + std::to_string(100000000000 + ++stored_);
-    if (!r.sender_message_id.empty()) by_sender_[r.sender_message_id] = id;
-    return {CB_SUBMIT_STORED, id, ""};
-  }
-  std::deque<std::pair<cb::plugin_host::InboundSubmission, std::function<void(cb::plugin_host::SubmitReply)>>> pending;
-  std::map<std::string, std::string> by_sender_;
-  std::size_t stored_ = 0;
-};
+using cb::test::FakeStoreEvents;
 
 std::string patientJson(const std::string& id, const std::string& version) {
   return R"({"resourceType":"Patient","id":")" + id + R"(","meta":{"versionId":")" + version +
@@ -138,7 +71,7 @@ class FhirPluginTest : public ::testing::Test {
   boost::asio::io_context io;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
-  StoreEvents events;
+  FakeStoreEvents events;
   std::unique_ptr<cb::net::HttpsClient> partner;
   std::unique_ptr<cb::test::FhirTestServer> server;
   std::vector<std::shared_ptr<cb::plugin_host::Adapter>> adapters;
@@ -258,12 +191,12 @@ class FhirPluginTest : public ::testing::Test {
 
 TEST_F(FhirPluginTest, ACreateIsAnsweredOnlyAfterTheRecordIsStored) {
   auto a = inbound();
-  events.hold = true;
+  events.setMode(FakeStoreEvents::Mode::Hold);
   auto pending = send(a->listeningPorts().at(0), "POST", "/fhir/Patient", "application/fhir+json", patientJson("p1", "3"));
-  ASSERT_TRUE(events.waitForPending(1));
+  ASSERT_TRUE(events.waitHeld(1, std::chrono::seconds(5)));
   // Not stored yet, so not answered yet.
   EXPECT_EQ(pending.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout);
-  events.release();
+  events.releaseAll();
   auto r = pending.get();
   ASSERT_TRUE(r.response);
   EXPECT_EQ(r.response->status, 201u) << r.response->body;
@@ -271,12 +204,11 @@ TEST_F(FhirPluginTest, ACreateIsAnsweredOnlyAfterTheRecordIsStored) {
   ASSERT_NE(location, nullptr);
   EXPECT_THAT(*location, ::testing::MatchesRegex("/fhir/Patient/0190f3a0-.*"));
   EXPECT_THAT(r.response->body, AllOf(HasSubstr("OperationOutcome"), HasSubstr("stored as message")));
-  std::lock_guard lock(events.mutex);
-  ASSERT_EQ(events.received.size(), 1u);
-  EXPECT_EQ(events.received[0].record_type, "Patient");
-  EXPECT_EQ(events.received[0].content_type, "application/fhir+json; charset=utf-8");
-  EXPECT_EQ(events.received[0].sender_message_id, "Patient/p1/_history/3");
-  EXPECT_EQ(events.received[0].payload, patientJson("p1", "3"));
+  ASSERT_EQ(events.received().size(), 1u);
+  EXPECT_EQ(events.received()[0].record_type, "Patient");
+  EXPECT_EQ(events.received()[0].content_type, "application/fhir+json; charset=utf-8");
+  EXPECT_EQ(events.received()[0].sender_message_id, "Patient/p1/_history/3");
+  EXPECT_EQ(events.received()[0].payload, patientJson("p1", "3"));
 }
 
 TEST_F(FhirPluginTest, AnXmlUpdateIsStoredAndAnsweredInXml) {
@@ -286,10 +218,9 @@ TEST_F(FhirPluginTest, AnXmlUpdateIsStoredAndAnsweredInXml) {
   EXPECT_EQ(r.header("Location"), "/fhir/Patient/p2");
   EXPECT_THAT(r.header("Content-Type"), HasSubstr("application/fhir+xml"));
   EXPECT_THAT(r.body, HasSubstr("<OperationOutcome xmlns=\"http://hl7.org/fhir\">"));
-  std::lock_guard lock(events.mutex);
-  ASSERT_EQ(events.received.size(), 1u);
-  EXPECT_EQ(events.received[0].content_type, "application/fhir+xml; charset=utf-8");
-  EXPECT_EQ(events.received[0].sender_message_id, "Patient/p2/_history/7");
+  ASSERT_EQ(events.received().size(), 1u);
+  EXPECT_EQ(events.received()[0].content_type, "application/fhir+xml; charset=utf-8");
+  EXPECT_EQ(events.received()[0].sender_message_id, "Patient/p2/_history/7");
 }
 
 TEST_F(FhirPluginTest, ATransactionBundleIsAnsweredWithItsResponseBundle) {
@@ -298,10 +229,9 @@ TEST_F(FhirPluginTest, ATransactionBundleIsAnsweredWithItsResponseBundle) {
   EXPECT_EQ(r.status, 200u) << r.body;
   EXPECT_THAT(r.body, AllOf(HasSubstr(R"("type":"transaction-response")"), HasSubstr("201 Created"),
                             HasSubstr("200 OK")));
-  std::lock_guard lock(events.mutex);
-  ASSERT_EQ(events.received.size(), 1u);
-  EXPECT_EQ(events.received[0].record_type, "Bundle");
-  EXPECT_EQ(events.received[0].sender_message_id, "Bundle.identifier:urn:ietf:rfc:3986|urn:uuid:0f6c9a58-1");
+  ASSERT_EQ(events.received().size(), 1u);
+  EXPECT_EQ(events.received()[0].record_type, "Bundle");
+  EXPECT_EQ(events.received()[0].sender_message_id, "Bundle.identifier:urn:ietf:rfc:3986|urn:uuid:0f6c9a58-1");
 }
 
 TEST_F(FhirPluginTest, AResentBundleIsAcknowledgedAgainButStoredOnce) {
@@ -382,8 +312,7 @@ TEST_F(FhirPluginTest, UnparseableContentGets400WithAnOperationOutcomeAndIsNotSu
   EXPECT_EQ(wrong_ns.status, 400u);
   auto bad_id = call(*a, "POST", "/fhir/Patient", "application/fhir+json", R"({"resourceType":"Patient","id":"a b"})");
   EXPECT_EQ(bad_id.status, 400u);
-  std::lock_guard lock(events.mutex);
-  EXPECT_TRUE(events.received.empty());
+  EXPECT_TRUE(events.received().empty());
 }
 
 TEST_F(FhirPluginTest, ContentThatDisagreesWithTheRequestIsRefused) {
@@ -401,8 +330,7 @@ TEST_F(FhirPluginTest, ContentThatDisagreesWithTheRequestIsRefused) {
   EXPECT_EQ(get.status, 405u);
   auto elsewhere = call(*a, "POST", "/records", "application/fhir+json", patientJson("p1", "1"));
   EXPECT_EQ(elsewhere.status, 404u);
-  std::lock_guard lock(events.mutex);
-  EXPECT_TRUE(events.received.empty());
+  EXPECT_TRUE(events.received().empty());
 }
 
 TEST_F(FhirPluginTest, AWrongMediaTypeGets415) {
@@ -421,18 +349,17 @@ TEST_F(FhirPluginTest, ABodyOverTheLimitGets413) {
   std::string big = R"({"resourceType":"Patient","id":"big","text":{"div":")" + std::string(4096, 'x') + "\"}}";
   auto r = call(*a, "POST", "/fhir/Patient", "application/fhir+json", big);
   EXPECT_EQ(r.status, 413u);
-  std::lock_guard lock(events.mutex);
-  EXPECT_TRUE(events.received.empty());
+  EXPECT_TRUE(events.received().empty());
 }
 
 TEST_F(FhirPluginTest, WhenTheHostCannotStoreTheSenderIsToldToRetry) {
   auto a = inbound();
-  events.mode = StoreEvents::Mode::kUnavailable;
+  events.setMode(FakeStoreEvents::Mode::Unavailable, "store is failing");
   auto r = call(*a, "POST", "/fhir/Patient", "application/fhir+json", patientJson("p1", "1"));
   EXPECT_EQ(r.status, 503u);
   EXPECT_EQ(r.header("Retry-After"), "5");
   EXPECT_THAT(r.body, HasSubstr("OperationOutcome"));
-  events.mode = StoreEvents::Mode::kRefuse;
+  events.setMode(FakeStoreEvents::Mode::Refuse, "record too large for this route");
   auto refused = call(*a, "POST", "/fhir/Patient", "application/fhir+json", patientJson("p1", "1"));
   EXPECT_EQ(refused.status, 422u);
   EXPECT_THAT(refused.body, HasSubstr("too large for this route"));
@@ -589,13 +516,12 @@ TEST_F(FhirPluginTest, PollingSubmitsWhatChangedAndKeepsThePointDurably) {
   ASSERT_NE(a, nullptr);
   ASSERT_TRUE(server->waitForRequests(3, std::chrono::seconds(10)));
   {
-    std::lock_guard lock(events.mutex);
-    ASSERT_EQ(events.received.size(), 2u);
+    ASSERT_EQ(events.received().size(), 2u);
     // Each matching resource exactly as the server sent it (the decimal keeps "1.50"); includes are context only.
-    EXPECT_EQ(events.received[0].payload, flag("f1", "2024-05-01T10:00:00+00:00"));
-    EXPECT_EQ(events.received[0].sender_message_id, "Flag/f1/_history/1");
-    EXPECT_EQ(events.received[0].record_type, "Flag");
-    EXPECT_EQ(events.received[1].payload, flag("f2", "2024-05-02T10:00:00+00:00"));
+    EXPECT_EQ(events.received()[0].payload, flag("f1", "2024-05-01T10:00:00+00:00"));
+    EXPECT_EQ(events.received()[0].sender_message_id, "Flag/f1/_history/1");
+    EXPECT_EQ(events.received()[0].record_type, "Flag");
+    EXPECT_EQ(events.received()[1].payload, flag("f2", "2024-05-02T10:00:00+00:00"));
   }
   auto got = server->requests();
   EXPECT_EQ(got[0].method, "GET");
@@ -615,7 +541,7 @@ TEST_F(FhirPluginTest, PollingSubmitsWhatChangedAndKeepsThePointDurably) {
 
 TEST_F(FhirPluginTest, PollingDoesNotAdvanceWhenTheStoreCannotTakeTheRecords) {
   const fs::path state = dir / "poll.state";
-  events.mode = StoreEvents::Mode::kUnavailable;
+  events.setMode(FakeStoreEvents::Mode::Unavailable, "store is failing");
   server->script({200, {{"Content-Type", "application/fhir+json"}},
                   R"({"resourceType":"Bundle","type":"searchset","entry":[{"resource":)" +
                       flag("f1", "2024-05-01T10:00:00Z") + "}]}"});

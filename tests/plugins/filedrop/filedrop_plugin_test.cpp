@@ -5,6 +5,7 @@
 // (archived by day once stored, moved to the error folder with a reason when
 // refused, left in place when not stored). Outbound: temp name + rename, the
 // partner's completion marker, retry and permanent failure.
+#include "fakes/fake_store_events.h"
 #include "plugin_host/adapter.h"
 #include "plugin_host/plugin_host.h"
 #include "support/test_support.h"
@@ -15,8 +16,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <fstream>
 #include <future>
 #include <map>
@@ -27,77 +26,11 @@ namespace {
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
+using cb::test::FakeStoreEvents;
 using namespace std::chrono_literals;
 
 // 2024-03-01T10:15:00Z: the day the archive's subfolder is named after.
 constexpr std::int64_t kNowMs = 1709288100000;
-
-// The daemon's side of submit(), scripted: stores at once (detecting
-// duplicates by sender id, as the store does), refuses, is unavailable, or
-// holds each submission until the test releases it.
-class ScriptedStore : public cb::plugin_host::AdapterEvents {
- public:
-  enum class Mode { Store, Hold, Refuse, Unavailable };
-
-  void submit(const cb::plugin_host::Adapter&, cb::plugin_host::InboundSubmission r,
-              std::function<void(cb::plugin_host::SubmitReply)> reply) override {
-    std::unique_lock lock(mutex_);
-    received_.push_back(r);
-    if (mode_ == Mode::Hold) {
-      held_.emplace_back(std::move(r), std::move(reply));
-      lock.unlock();
-      cv_.notify_all();
-      return;
-    }
-    auto answer = answerFor(r);
-    lock.unlock();
-    cv_.notify_all();
-    reply(answer);
-  }
-  void tlsRefused(const cb::plugin_host::Adapter&, const cb::net::TlsRefusal&) override {}
-
-  void setMode(Mode m) {
-    std::lock_guard lock(mutex_);
-    mode_ = m;
-  }
-  void releaseAll() {
-    std::deque<std::pair<cb::plugin_host::InboundSubmission, std::function<void(cb::plugin_host::SubmitReply)>>> h;
-    std::vector<cb::plugin_host::SubmitReply> answers;
-    {
-      std::lock_guard lock(mutex_);
-      mode_ = Mode::Store;
-      h.swap(held_);
-      for (auto& [r, reply] : h) answers.push_back(answerFor(r));
-    }
-    for (std::size_t i = 0; i < h.size(); ++i) h[i].second(answers[i]);
-  }
-  bool waitReceived(std::size_t n, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mutex_);
-    return cv_.wait_for(lock, timeout, [&] { return received_.size() >= n; });
-  }
-  std::vector<cb::plugin_host::InboundSubmission> received() {
-    std::lock_guard lock(mutex_);
-    return received_;
-  }
-  std::size_t stored() {
-    std::lock_guard lock(mutex_);
-    return ids_.size();
-  }
-
- private:
-  cb::plugin_host::SubmitReply answerFor(const cb::plugin_host::InboundSubmission& r) {
-    if (mode_ == Mode::Refuse) return {CB_SUBMIT_REFUSED, {}, "record larger than the route allows"};
-    if (mode_ == Mode::Unavailable) return {CB_SUBMIT_UNAVAILABLE, {}, "store is failing"};
-    const bool dup = !ids_.insert(r.sender_message_id).second;
-    return {dup ? CB_SUBMIT_DUPLICATE : CB_SUBMIT_STORED, "cb-" + r.sender_message_id.substr(0, 8), {}};
-  }
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  Mode mode_ = Mode::Store;
-  std::vector<cb::plugin_host::InboundSubmission> received_;
-  std::deque<std::pair<cb::plugin_host::InboundSubmission, std::function<void(cb::plugin_host::SubmitReply)>>> held_;
-  std::set<std::string> ids_;
-};
 
 // Waits (up to 10 s) for a condition on the file system.
 template <class Pred>
@@ -120,7 +53,7 @@ class FiledropPluginTest : public ::testing::Test {
   boost::asio::io_context io;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::thread thread;
-  ScriptedStore store;
+  FakeStoreEvents store;
   std::vector<std::shared_ptr<cb::plugin_host::Adapter>> adapters;
 
   void SetUp() override {
@@ -271,7 +204,7 @@ TEST_F(FiledropPluginTest, AFileStillGrowingIsNotTaken) {
 }
 
 TEST_F(FiledropPluginTest, AFileMovesToTheDatedArchiveOnlyAfterTheHostStoredIt) {
-  store.setMode(ScriptedStore::Mode::Hold);
+  store.setMode(FakeStoreEvents::Mode::Hold);
   inbound({{"content_type", "text/csv"}, {"record_type", "CarenotesReferral"}});
   drop("carenotes.csv", "nhs_number,referral\n");
   ASSERT_TRUE(store.waitReceived(1));
@@ -289,7 +222,7 @@ TEST_F(FiledropPluginTest, AFileMovesToTheDatedArchiveOnlyAfterTheHostStoredIt) 
 }
 
 TEST_F(FiledropPluginTest, AFileReplacedUnderItsNameWhileBeingStoredIsNotArchivedInPlaceOfTheStoredOne) {
-  store.setMode(ScriptedStore::Mode::Hold);
+  store.setMode(FakeStoreEvents::Mode::Hold);
   inbound();
   drop("mosaic.xml", "<first/>");
   ASSERT_TRUE(store.waitReceived(1));
@@ -304,7 +237,7 @@ TEST_F(FiledropPluginTest, AFileReplacedUnderItsNameWhileBeingStoredIsNotArchive
 }
 
 TEST_F(FiledropPluginTest, ARefusedFileGoesToTheErrorFolderWithItsReason) {
-  store.setMode(ScriptedStore::Mode::Refuse);
+  store.setMode(FakeStoreEvents::Mode::Refuse, "record larger than the route allows");
   inbound({{"error_dir", (dir / "rejected").string()}});
   drop("huge.xml", "<too-big/>");
   ASSERT_TRUE(eventually([&] { return fs::exists(dir / "rejected" / "huge.xml.reason.txt"); }));
@@ -327,13 +260,13 @@ TEST_F(FiledropPluginTest, AFileOverMaxFileBytesGoesToTheErrorFolderUnsubmitted)
 }
 
 TEST_F(FiledropPluginTest, AFileNotStoredStaysAndIsOfferedAgain) {
-  store.setMode(ScriptedStore::Mode::Unavailable);
+  store.setMode(FakeStoreEvents::Mode::Unavailable);
   inbound();
   drop("ais.json", "{}");
   ASSERT_TRUE(store.waitReceived(2));  // offered, not stored, offered again
   EXPECT_TRUE(fs::exists(landing / "ais.json"));
   EXPECT_FALSE(fs::exists(archiveDay() / "ais.json"));
-  store.setMode(ScriptedStore::Mode::Store);
+  store.setMode(FakeStoreEvents::Mode::Store);
   ASSERT_TRUE(eventually([&] { return fs::exists(archiveDay() / "ais.json"); }));
   EXPECT_EQ(store.stored(), 1u);
 }

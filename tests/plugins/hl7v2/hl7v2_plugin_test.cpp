@@ -2,6 +2,7 @@
 // configured as the daemon does it, against MLLP peers from sim/mllp over
 // plain TCP on loopback and over mutual TLS with the dev certificates.
 #include "common/log.h"
+#include "fakes/fake_store_events.h"
 #include "plugin_host/adapter.h"
 #include "plugin_host/plugin_host.h"
 #include "support/test_support.h"
@@ -15,80 +16,17 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 
 #include <algorithm>
-#include <deque>
 #include <future>
 #include <map>
 #include <regex>
-#include <set>
 #include <thread>
 
 namespace {
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
+using cb::test::FakeStoreEvents;
 using namespace std::chrono_literals;
-
-// The daemon's side of submit(), scripted: answers at once with `mode`, or
-// holds every submission until the test releases it. Detects duplicates by
-// sender id as the store does.
-class ScriptedEvents : public cb::plugin_host::AdapterEvents {
- public:
-  enum class Mode { Store, Hold, Refuse, Unavailable };
-
-  void submit(const cb::plugin_host::Adapter&, cb::plugin_host::InboundSubmission r,
-              std::function<void(cb::plugin_host::SubmitReply)> reply) override {
-    std::unique_lock lock(mutex);
-    received.push_back(r);
-    if (mode == Mode::Hold) {
-      held.push_back({std::move(r), std::move(reply)});
-      cv.notify_all();
-      return;
-    }
-    auto answer = answerFor(r);
-    lock.unlock();
-    cv.notify_all();
-    reply(answer);
-  }
-  void tlsRefused(const cb::plugin_host::Adapter&, const cb::net::TlsRefusal&) override {}
-
-  bool waitHeld(std::size_t n, std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex);
-    return cv.wait_for(lock, timeout, [&] { return held.size() >= n; });
-  }
-  void releaseAll() {
-    std::vector<std::pair<cb::plugin_host::InboundSubmission, std::function<void(cb::plugin_host::SubmitReply)>>> h;
-    {
-      std::lock_guard lock(mutex);
-      h.swap(held);
-      mode = Mode::Store;
-    }
-    for (auto& [r, reply] : h) reply(answerFor(r));
-  }
-  std::vector<cb::plugin_host::InboundSubmission> all() {
-    std::lock_guard lock(mutex);
-    return received;
-  }
-
-  std::mutex mutex;
-  std::condition_variable cv;
-  Mode mode = Mode::Store;
-  std::vector<cb::plugin_host::InboundSubmission> received;
-  std::vector<std::pair<cb::plugin_host::InboundSubmission, std::function<void(cb::plugin_host::SubmitReply)>>> held;
-  std::set<std::string> stored_ids;
-
- private:
-  cb::plugin_host::SubmitReply answerFor(const cb::plugin_host::InboundSubmission& r) {
-    switch (mode) {
-      case Mode::Refuse: return {CB_SUBMIT_REFUSED, {}, "record larger than 10 bytes"};
-      case Mode::Unavailable: return {CB_SUBMIT_UNAVAILABLE, {}, "carebridged is busy; retry later"};
-      default: break;
-    }
-    std::lock_guard lock(stored_mutex_);
-    const bool dup = !stored_ids.insert(r.sender_message_id).second;
-    return {dup ? CB_SUBMIT_DUPLICATE : CB_SUBMIT_STORED, "cb-" + r.sender_message_id, {}};
-  }
-  std::mutex stored_mutex_;
-};
 
 std::string adt(const std::string& control_id, const std::string& extra = "") {
   return "MSH|^~\\&|RIO|RPG|CAREBRIDGE|00AF|20240301101500||ADT^A08^ADT_A01|" + control_id +
@@ -104,7 +42,7 @@ class Hl7v2PluginTest : public ::testing::Test {
   boost::asio::io_context io;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::thread thread;
-  ScriptedEvents events;
+  FakeStoreEvents events;
   std::vector<std::shared_ptr<cb::plugin_host::Adapter>> adapters;
 
   void SetUp() override {
@@ -203,7 +141,7 @@ class Hl7v2PluginTest : public ::testing::Test {
 // ---- Inbound
 
 TEST_F(Hl7v2PluginTest, AnswersAaOnlyAfterTheDaemonHasStoredTheMessage) {
-  events.mode = ScriptedEvents::Mode::Hold;
+  events.setMode(FakeStoreEvents::Mode::Hold);
   const auto port = startInbound();
   cb::sim::MllpSender sender(endpoint(port));
   auto ack = std::async(std::launch::async, [&] { return sender.send(adt("CTRL-1"), 10s); });
@@ -227,7 +165,7 @@ TEST_F(Hl7v2PluginTest, HandsTheMessageToTheDaemonWithItsControlIdAsSenderId) {
   auto ack = sender.send(msg);
   ASSERT_TRUE(ack) << sender.lastError();
   EXPECT_EQ(cb::sim::summariseAck(*ack).code, "AA");
-  const auto got = events.all();
+  const auto got = events.received();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].sender_message_id, "CTRL-2");
   EXPECT_EQ(got[0].content_type, "x-application/hl7-v2+er7");
@@ -244,8 +182,8 @@ TEST_F(Hl7v2PluginTest, AResendOfTheSameControlIdIsAcknowledgedAgainAndStoredOnc
     ASSERT_TRUE(ack) << sender.lastError();
     EXPECT_EQ(cb::sim::summariseAck(*ack).code, "AA");
   }
-  EXPECT_EQ(events.all().size(), 2u);
-  EXPECT_EQ(events.stored_ids.size(), 1u);
+  EXPECT_EQ(events.received().size(), 2u);
+  EXPECT_EQ(events.stored(), 1u);
 }
 
 TEST_F(Hl7v2PluginTest, GarbageIsAnsweredAeAndNeverReachesTheDaemon) {
@@ -266,7 +204,7 @@ TEST_F(Hl7v2PluginTest, GarbageIsAnsweredAeAndNeverReachesTheDaemon) {
   EXPECT_EQ(s.code, "AE");
   EXPECT_EQ(s.control_id, "CTRL-BROKEN");
   EXPECT_THAT(s.text, HasSubstr("MSH-12"));
-  EXPECT_TRUE(events.all().empty());
+  EXPECT_TRUE(events.received().empty());
 
   // The connection is still good for the next message.
   ack = sender.send(adt("CTRL-AFTER"));
@@ -275,7 +213,7 @@ TEST_F(Hl7v2PluginTest, GarbageIsAnsweredAeAndNeverReachesTheDaemon) {
 }
 
 TEST_F(Hl7v2PluginTest, ARefusalByTheDaemonIsAnsweredArWithTheReason) {
-  events.mode = ScriptedEvents::Mode::Refuse;
+  events.setMode(FakeStoreEvents::Mode::Refuse, "record larger than 10 bytes");
   const auto port = startInbound();
   cb::sim::MllpSender sender(endpoint(port));
   auto ack = sender.send(adt("CTRL-R"));
@@ -288,7 +226,7 @@ TEST_F(Hl7v2PluginTest, ARefusalByTheDaemonIsAnsweredArWithTheReason) {
 }
 
 TEST_F(Hl7v2PluginTest, NotStoredNowIsAnsweredArAskingForAResend) {
-  events.mode = ScriptedEvents::Mode::Unavailable;
+  events.setMode(FakeStoreEvents::Mode::Unavailable, "carebridged is busy; retry later");
   const auto port = startInbound();
   cb::sim::MllpSender sender(endpoint(port));
   auto ack = sender.send(adt("CTRL-U"));
@@ -307,7 +245,7 @@ TEST_F(Hl7v2PluginTest, AMessageOverMaxMessageBytesIsAnsweredArFromItsHeader) {
   EXPECT_EQ(s.code, "AR");
   EXPECT_EQ(s.control_id, "CTRL-BIG");
   EXPECT_THAT(s.text, HasSubstr("512 bytes"));
-  EXPECT_TRUE(events.all().empty());
+  EXPECT_TRUE(events.received().empty());
   ack = sender.send(adt("CTRL-SMALL"));
   ASSERT_TRUE(ack);
   EXPECT_EQ(cb::sim::summariseAck(*ack).code, "AA");
@@ -432,7 +370,7 @@ TEST_F(Hl7v2PluginTest, InboundOverMutualTlsAcceptsPartnersAndRefusesStrangers) 
   // Plain TCP to a TLS listener gets nothing.
   cb::sim::MllpSender plain(endpoint(port));
   EXPECT_FALSE(plain.send(adt("TLS-PLAIN"), 1s));
-  EXPECT_EQ(events.all().size(), 1u);
+  EXPECT_EQ(events.received().size(), 1u);
 }
 
 TEST_F(Hl7v2PluginTest, OutboundOverMutualTlsVerifiesThePartner) {
@@ -571,12 +509,12 @@ TEST_F(Hl7v2PluginTest, EveryReferenceFileIsAnsweredWithTheRightAckCode) {
     EXPECT_EQ(s.code, "AA") << s.text;
     EXPECT_EQ(s.control_id, it->second);
     ++accepted;
-    const auto got = events.all();
+    const auto got = events.received();
     ASSERT_FALSE(got.empty());
     EXPECT_EQ(got.back().sender_message_id, it->second);
     EXPECT_EQ(got.back().payload, bytes);
   }
-  EXPECT_EQ(events.all().size(), accepted);
+  EXPECT_EQ(events.received().size(), accepted);
   for (const auto& [name, id] : referenceControlIds()) {
     EXPECT_TRUE(std::find(files.begin(), files.end(), name) != files.end()) << name << " is gone from the reference folder";
   }

@@ -4,6 +4,7 @@
 // NHSMESH token (expired and recovered, stale timestamp, reused nonce, wrong
 // shared key), 4xx/5xx/timeout behaviour and settings.
 #include "mesh_auth.h"
+#include "fakes/fake_store_events.h"
 #include "plugin_host/adapter.h"
 #include "plugin_host/plugin_host.h"
 #include "plugins/mesh/mesh_test_server.h"
@@ -17,7 +18,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <deque>
 #include <future>
 #include <map>
 #include <regex>
@@ -30,6 +30,7 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
+using cb::test::FakeStoreEvents;
 using namespace std::chrono_literals;
 
 const std::string kOurs = "X26HC005";
@@ -39,74 +40,6 @@ const std::string kPartnerPassword = "partner-password";
 const std::string kSharedKey = "SharedKey-Test";
 const std::string kWorkflow = "CAREBRIDGE_SAFEGUARDING";
 
-// Plays the daemon's store: records submissions, detects duplicates by the
-// sender's id, and answers when told to (or at once).
-class StoreEvents : public cb::plugin_host::AdapterEvents {
- public:
-  enum class Mode { kStore, kUnavailable, kRefuse };
-
-  void submit(const cb::plugin_host::Adapter&, cb::plugin_host::InboundSubmission r,
-              std::function<void(cb::plugin_host::SubmitReply)> reply) override {
-    std::unique_lock lock(mutex);
-    received.push_back(r);
-    if (hold) {
-      pending.emplace_back(std::move(r), std::move(reply));
-      cv.notify_all();
-      return;
-    }
-    auto answer = answerFor(r);
-    lock.unlock();
-    cv.notify_all();
-    reply(std::move(answer));
-  }
-  void tlsRefused(const cb::plugin_host::Adapter&, const cb::net::TlsRefusal&) override {}
-
-  void release() {
-    std::deque<std::pair<cb::plugin_host::InboundSubmission, std::function<void(cb::plugin_host::SubmitReply)>>> p;
-    std::vector<cb::plugin_host::SubmitReply> answers;
-    {
-      std::lock_guard lock(mutex);
-      hold = false;
-      p.swap(pending);
-      for (auto& [r, reply] : p) answers.push_back(answerFor(r));
-    }
-    for (std::size_t i = 0; i < p.size(); ++i) p[i].second(answers[i]);
-  }
-
-  bool waitForReceived(std::size_t n, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock lock(mutex);
-    return cv.wait_for(lock, timeout, [&] { return received.size() >= n; });
-  }
-  bool waitForPending(std::size_t n) {
-    std::unique_lock lock(mutex);
-    return cv.wait_for(lock, 10s, [&] { return pending.size() >= n; });
-  }
-  std::size_t receivedCount() {
-    std::lock_guard lock(mutex);
-    return received.size();
-  }
-
-  std::mutex mutex;
-  std::condition_variable cv;
-  std::vector<cb::plugin_host::InboundSubmission> received;
-  bool hold = false;
-  Mode mode = Mode::kStore;
-
- private:
-  cb::plugin_host::SubmitReply answerFor(const cb::plugin_host::InboundSubmission& r) {
-    if (mode == Mode::kUnavailable) return {CB_SUBMIT_UNAVAILABLE, "", "store is failing"};
-    if (mode == Mode::kRefuse) return {CB_SUBMIT_REFUSED, "", "record too large for this route"};
-    auto it = by_sender_.find(r.sender_message_id);
-    if (it != by_sender_.end()) return {CB_SUBMIT_DUPLICATE, it->second, ""};
-    const std::string id = "0190f3a0-0000-7000-8000-" + std::to_string(100000000000 + ++stored_);
-    by_sender_[r.sender_message_id] = id;
-    return {CB_SUBMIT_STORED, id, ""};
-  }
-  std::deque<std::pair<cb::plugin_host::InboundSubmission, std::function<void(cb::plugin_host::SubmitReply)>>> pending;
-  std::map<std::string, std::string> by_sender_;
-  std::size_t stored_ = 0;
-};
-
 class MeshPluginTest : public ::testing::Test {
  protected:
   cb::test::TempDir dir;
@@ -115,7 +48,7 @@ class MeshPluginTest : public ::testing::Test {
   boost::asio::io_context io;
   std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::vector<std::thread> threads;
-  StoreEvents events;
+  FakeStoreEvents events;
   std::unique_ptr<cb::test::MeshTestServer> server;
   std::vector<std::shared_ptr<cb::plugin_host::Adapter>> adapters;
 
@@ -492,19 +425,18 @@ TEST_F(MeshPluginTest, AServerWithAnUntrustedCertificateIsNotSentTo) {
 
 TEST_F(MeshPluginTest, AMessageIsAcknowledgedOnlyAfterTheHostStoredIt) {
   const std::string id = server->post(kPartner, kOurs, kWorkflow, {"MSH|^~\\&|RIO|RAT"}, "x-application/hl7-v2+er7");
-  events.hold = true;
+  events.setMode(FakeStoreEvents::Mode::Hold);
   auto a = start(receiver());
-  ASSERT_TRUE(events.waitForPending(1));
+  ASSERT_TRUE(events.waitHeld(1, 10s));
   std::this_thread::sleep_for(300ms);
   EXPECT_FALSE(server->acknowledged(id));  // not stored yet, so not acknowledged
-  events.release();
+  events.releaseAll();
   ASSERT_TRUE(server->waitUntil([&] { return server->acknowledged(id); }, 10s));
-  std::lock_guard lock(events.mutex);
-  ASSERT_EQ(events.received.size(), 1u);
-  EXPECT_EQ(events.received[0].sender_message_id, id);
-  EXPECT_EQ(events.received[0].record_type, kWorkflow);
-  EXPECT_EQ(events.received[0].content_type, "x-application/hl7-v2+er7");
-  EXPECT_EQ(events.received[0].payload, "MSH|^~\\&|RIO|RAT");
+  ASSERT_EQ(events.received().size(), 1u);
+  EXPECT_EQ(events.received()[0].sender_message_id, id);
+  EXPECT_EQ(events.received()[0].record_type, kWorkflow);
+  EXPECT_EQ(events.received()[0].content_type, "x-application/hl7-v2+er7");
+  EXPECT_EQ(events.received()[0].payload, "MSH|^~\\&|RIO|RAT");
 }
 
 TEST_F(MeshPluginTest, AChunkedMessageIsDownloadedWholeAndAcknowledgedOnce) {
@@ -514,10 +446,9 @@ TEST_F(MeshPluginTest, AChunkedMessageIsDownloadedWholeAndAcknowledgedOnce) {
   auto a = start(receiver({{"content_type", "application/fhir+json"}}));
   ASSERT_TRUE(server->waitUntil([&] { return server->acknowledged(id); }, 10s));
   {
-    std::lock_guard lock(events.mutex);
-    ASSERT_EQ(events.received.size(), 1u);
-    EXPECT_EQ(events.received[0].payload, payload);
-    EXPECT_EQ(events.received[0].content_type, "application/fhir+json");
+    ASSERT_EQ(events.received().size(), 1u);
+    EXPECT_EQ(events.received()[0].payload, payload);
+    EXPECT_EQ(events.received()[0].content_type, "application/fhir+json");
   }
   const auto t = targets();
   EXPECT_THAT(t, Contains("GET /messageexchange/X26HC005/inbox/" + id));
@@ -527,10 +458,10 @@ TEST_F(MeshPluginTest, AChunkedMessageIsDownloadedWholeAndAcknowledgedOnce) {
 }
 
 TEST_F(MeshPluginTest, AMessageTheHostRefusesIsNotAcknowledged) {
-  events.mode = StoreEvents::Mode::kRefuse;
+  events.setMode(FakeStoreEvents::Mode::Refuse, "record too large for this route");
   const std::string id = server->post(kPartner, kOurs, kWorkflow, {"too large"});
   auto a = start(receiver());
-  ASSERT_TRUE(events.waitForReceived(1));
+  ASSERT_TRUE(events.waitReceived(1));
   // Several polls later: still unacknowledged, and not handed over again.
   ASSERT_TRUE(server->waitUntil([&] { return server->requests().size() >= 8; }, 10s));
   EXPECT_FALSE(server->acknowledged(id));
@@ -538,15 +469,12 @@ TEST_F(MeshPluginTest, AMessageTheHostRefusesIsNotAcknowledged) {
 }
 
 TEST_F(MeshPluginTest, AMessageTheHostCannotStoreYetIsTakenAgainLater) {
-  events.mode = StoreEvents::Mode::kUnavailable;
+  events.setMode(FakeStoreEvents::Mode::Unavailable, "store is failing");
   const std::string id = server->post(kPartner, kOurs, kWorkflow, {"later"});
   auto a = start(receiver());
-  ASSERT_TRUE(events.waitForReceived(2));
+  ASSERT_TRUE(events.waitReceived(2));
   EXPECT_FALSE(server->acknowledged(id));
-  {
-    std::lock_guard lock(events.mutex);
-    events.mode = StoreEvents::Mode::kStore;
-  }
+  events.setMode(FakeStoreEvents::Mode::Store);
   ASSERT_TRUE(server->waitUntil([&] { return server->acknowledged(id); }, 10s));
 }
 
@@ -555,9 +483,8 @@ TEST_F(MeshPluginTest, AnErrorReportIsAcknowledgedButNotHandedOver) {
   const std::string data = server->post(kPartner, kOurs, kWorkflow, {"data"});
   auto a = start(receiver());
   ASSERT_TRUE(server->waitUntil([&] { return server->acknowledged(id) && server->acknowledged(data); }, 10s));
-  std::lock_guard lock(events.mutex);
-  ASSERT_EQ(events.received.size(), 1u);
-  EXPECT_EQ(events.received[0].sender_message_id, data);
+  ASSERT_EQ(events.received().size(), 1u);
+  EXPECT_EQ(events.received()[0].sender_message_id, data);
 }
 
 // ---------------------------------------------------------------- settings
