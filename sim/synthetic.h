@@ -7,7 +7,7 @@
 
 namespace cb::sim {
 
-/// The i-th synthetic NHS number (999 xxx xxx c), valid under Modulus 11.
+/// The i-th synthetic NHS number (999 then six digits then a check digit), valid under Modulus 11.
 std::string syntheticNhsNumber(std::uint64_t i);
 
 /// A safeguarding-concern record of roughly `size` bytes (XML) about person

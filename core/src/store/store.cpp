@@ -82,6 +82,18 @@ Result<std::int64_t> insertBlob(Connection& db, std::string_view bytes) {
 
 }  // namespace
 
+namespace {
+
+// The first row of a query that selects at most one, or nullopt.
+template <typename T>
+Result<std::optional<T>> firstOf(Result<std::vector<T>> rows) {
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<T>();
+  return std::optional<T>(std::move(rows->front()));
+}
+
+}  // namespace
+
 const char* toString(DeliveryState s) {
   switch (s) {
     case DeliveryState::Queued: return "queued";
@@ -634,10 +646,7 @@ Result<std::optional<DeliveryInfo>> Store::delivery(std::int64_t seq) {
                              " FROM deliveries d JOIN messages m ON m.seq = d.message_seq WHERE d.seq = ?");
   if (!st) return st.error();
   (*st)->bind(1, seq);
-  auto rows = collectDeliveries(**st);
-  if (!rows) return rows.error();
-  if (rows->empty()) return std::optional<DeliveryInfo>();
-  return std::optional<DeliveryInfo>(std::move(rows->front()));
+  return firstOf(collectDeliveries(**st));
 }
 
 Result<std::vector<DeliveryInfo>> Store::queuedDeliveries(std::int64_t after_seq, std::size_t limit) {
@@ -954,10 +963,7 @@ Result<std::optional<AuditCheckpointRow>> Store::auditCheckpoint(std::int64_t tr
                              " FROM audit_checkpoints WHERE tree_size = ?");
   if (!st) return st.error();
   (*st)->bind(1, tree_size);
-  auto rows = readCheckpoints(**st);
-  if (!rows) return rows.error();
-  if (rows->empty()) return std::optional<AuditCheckpointRow>();
-  return std::optional<AuditCheckpointRow>(std::move(rows->front()));
+  return firstOf(readCheckpoints(**st));
 }
 
 Result<std::optional<AuditCheckpointRow>> Store::latestAuditCheckpoint() {
@@ -965,10 +971,7 @@ Result<std::optional<AuditCheckpointRow>> Store::latestAuditCheckpoint() {
   auto st = reader_->prepare(std::string("SELECT ") + kCheckpointColumns +
                              " FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1");
   if (!st) return st.error();
-  auto rows = readCheckpoints(**st);
-  if (!rows) return rows.error();
-  if (rows->empty()) return std::optional<AuditCheckpointRow>();
-  return std::optional<AuditCheckpointRow>(std::move(rows->front()));
+  return firstOf(readCheckpoints(**st));
 }
 
 void Store::transact(std::function<Status(Connection&, AuditAppender&)> apply, std::function<void(Status)> done) {
