@@ -290,3 +290,43 @@ TEST_F(ConfigTest, MappedRoutesNeedAPurposeTheirFoldersAndEachAdaptersSystem) {
     EXPECT_THAT(r.error().message, HasSubstr("carebridge.toml:")) << "every error names the file and line";
   }
 }
+
+TEST_F(ConfigTest, RoutesSplitBetweenPurposesByRecordTypeMustNotOverlap) {
+  const std::string dirs = "mappings_dir = \"m\"\nagreements_dir = \"ag\"\n";
+  const std::string second =
+      "[[route]]\nname = \"r2\"\nfrom = \"a\"\nto = [\"b\"]\nmode = \"mapped\"\npurpose = \"direct-care\"\n";
+  auto good = load(mappedConfig(dirs,
+                                "mode = \"mapped\"\npurpose = \"safeguarding\"\n"
+                                "record_types = [\"SafeguardingConcern\", \"SafeguardingEnquiry\"]\n") +
+                   second + "record_types = [\"StatutoryReview\"]\n");
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ((*good)->routes[0].record_types,
+            (std::vector<std::string>{"SafeguardingConcern", "SafeguardingEnquiry"}));
+  EXPECT_EQ((*good)->routes[1].record_types, (std::vector<std::string>{"StatutoryReview"}));
+
+  const struct {
+    std::string text;
+    std::string error;
+  } cases[] = {
+      {mappedConfig(dirs, "mode = \"mapped\"\npurpose = \"safeguarding\"\nrecord_types = [\"SafeguardingEnquiry\"]\n") +
+           second + "record_types = [\"StatutoryReview\", \"SafeguardingEnquiry\"]\n",
+       "route 'r2': to: adapter 'b' is already reached from 'a' by route 'r' (both carry SafeguardingEnquiry;"},
+      {mappedConfig(dirs, "mode = \"mapped\"\npurpose = \"safeguarding\"\nrecord_types = [\"SafeguardingEnquiry\"]\n") +
+           second,
+       "(both carry every record type;"},
+      {mappedConfig(dirs, "mode = \"mapped\"\npurpose = \"safeguarding\"\nrecord_types = [\"Enquiry\"]\n"),
+       "record_types: 'Enquiry' is not a canonical record type"},
+      {mappedConfig(dirs, "mode = \"mapped\"\npurpose = \"safeguarding\"\nrecord_types = []\n"),
+       "record_types: must be a non-empty array"},
+      {mappedConfig(dirs, "mode = \"mapped\"\npurpose = \"safeguarding\"\nrecord_types = [\"Person\", \"Person\"]\n"),
+       "'Person' is listed twice"},
+      {mappedConfig(dirs, "mode = \"passthrough\"\nrecord_types = [\"Person\"]\n"),
+       "only mapped routes have record types"},
+  };
+  for (const auto& c : cases) {
+    auto r = load(c.text);
+    ASSERT_FALSE(r) << c.text;
+    EXPECT_THAT(r.error().message, HasSubstr(c.error)) << c.text;
+    EXPECT_THAT(r.error().message, HasSubstr("carebridge.toml:")) << "every error names the file and line";
+  }
+}

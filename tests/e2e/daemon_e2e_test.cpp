@@ -606,6 +606,55 @@ TEST_F(DaemonE2E, HeldDisclosuresWaitForAnApproverAndOnlyApprovedOnesAreDelivere
   }
 }
 
+TEST_F(DaemonE2E, RoutesSplitBySourceRecordTypeEachTravelForTheirOwnPurpose) {
+  // Oxleas RiO to Bromley LAS under the Bromley-Oxleas agreement: enquiries
+  // and concerns for safeguarding, reviews and assessments for the council's
+  // performance monitoring; nothing else (RiO's demographics) has a route.
+  fs::create_directories(dir / "agreements" / "schema");
+  fs::copy_file(test::sourceDir() / "agreements" / "bromley-oxleas.xml", dir / "agreements" / "bromley-oxleas.xml");
+  fs::copy_file(test::sourceDir() / "agreements" / "schema" / "agreement.xsd",
+                dir / "agreements" / "schema" / "agreement.xsd");
+  std::string text = mapped(config());
+  const std::string demo_dir = (test::sourceDir() / "agreements" / "demo").string();
+  text.replace(text.find(demo_dir), demo_dir.size(), (dir / "agreements").string());
+  const std::string route = "purpose = \"safeguarding\"\n";
+  text.replace(text.find(route), route.size(),
+               route + "record_types = [\"SafeguardingConcern\", \"SafeguardingEnquiry\"]\n"
+                       "[[route]]\nname = \"in-to-out-performance\"\nfrom = \"in\"\nto = [\"out\"]\nmode = \"mapped\"\n"
+                       "purpose = \"performance-monitoring\"\nrecord_types = [\"CareActAssessment\", \"StatutoryReview\"]\n");
+  startDaemon(text);
+  Sender partner(threads.io(), certs, "partner-a");
+  const fs::path rio = test::sourceDir() / "mappings" / "rio" / "samples";
+  ASSERT_EQ(sendFile(partner, daemon->adapterPort("in"), rio / "cpa-review.xml", "cpa-1").first, 202u);
+  ASSERT_EQ(sendFile(partner, daemon->adapterPort("in"), rio / "adt-a28.hl7", "adt-1", "application/hl7-v2").first,
+            202u);
+  ASSERT_TRUE(sink->waitFor(1, std::chrono::seconds(10))) << daemon->log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(sink->distinct(), 1u);  // the review; the person update had no route
+  EXPECT_EQ(daemon->stop(), 0);
+  auto st = openStore();
+  auto entries = st->auditEntries(0, 1000);
+  ASSERT_TRUE(entries) << entries.error().message;
+  bool review = false, person = false;
+  for (const auto& e : *entries) {
+    if (e.action != "sharing.decided") continue;
+    if (e.entry.find("StatutoryReview") != std::string::npos) {
+      review = true;
+      EXPECT_THAT(e.entry, AllOf(HasSubstr("oxleas-to-bromley-performance"), HasSubstr("in-to-out-performance"),
+                                 HasSubstr("performance-monitoring")));
+      EXPECT_EQ(e.outcome, "success");
+    } else if (e.entry.find("Person") != std::string::npos) {
+      person = true;
+      EXPECT_EQ(e.outcome, "refused");
+      EXPECT_THAT(e.entry, AllOf(HasSubstr("no-route-for-record-type"), HasSubstr("carries Person records")));
+    } else {
+      ADD_FAILURE() << "one decision per record, on its own route: " << e.entry;
+    }
+  }
+  EXPECT_TRUE(review);
+  EXPECT_TRUE(person);
+}
+
 TEST_F(DaemonE2E, TheDaemonSignsCheckpointsAndAnAuditorFindsTampering) {
   std::string out;
   const auto cli = [&](std::vector<std::string> args, std::string* o) {

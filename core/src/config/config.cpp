@@ -508,7 +508,7 @@ void readRoutes(Reader& r, const toml::table& root, Config& c) {
         r.error(*t.get("name"), "name", "route '" + rt.name + "' is defined twice");
       }
     }
-    r.rejectUnknown(t, prefix, {"name", "from", "to", "mode", "purpose"});
+    r.rejectUnknown(t, prefix, {"name", "from", "to", "mode", "purpose", "record_types"});
     if (auto v = r.string(t, "from", prefix, true)) {
       rt.from = *v;
       if (c.adapter(rt.from) == nullptr) r.error(*t.get("from"), prefix + "from", "no adapter named '" + rt.from + "'");
@@ -560,6 +560,33 @@ void readRoutes(Reader& r, const toml::table& root, Config& c) {
         rt.purpose = *v;
       }
     }
+    if (const toml::node* types = t.get("record_types")) {
+      // The canonical model's record types (mappings/canonical/canonical.xsd).
+      static const std::set<std::string> kRecordTypes{"Person",          "Referral",           "CareActAssessment",
+                                                      "CarersAssessment", "StatutoryReview",    "SafeguardingConcern",
+                                                      "SafeguardingEnquiry"};
+      if (!types->is_array() || types->as_array()->empty()) {
+        r.error(*types, prefix + "record_types", "must be a non-empty array of canonical record types");
+      } else {
+        for (const auto& type : *types->as_array()) {
+          const std::string name = type.is_string() ? type.as_string()->get() : std::string();
+          if (kRecordTypes.count(name) == 0) {
+            r.error(type, prefix + "record_types",
+                    "'" + name +
+                        "' is not a canonical record type (Person, Referral, CareActAssessment, CarersAssessment, "
+                        "StatutoryReview, SafeguardingConcern, SafeguardingEnquiry)");
+          } else if (std::find(rt.record_types.begin(), rt.record_types.end(), name) != rt.record_types.end()) {
+            r.error(type, prefix + "record_types", "'" + name + "' is listed twice");
+          } else {
+            rt.record_types.push_back(name);
+          }
+        }
+      }
+      if (rt.mode != RouteSettings::Mode::Mapped) {
+        r.error(*types, prefix + "record_types",
+                "only mapped routes have record types (a passthrough route does not read its records)");
+      }
+    }
     if (rt.mode == RouteSettings::Mode::Mapped) {
       if (rt.purpose.empty()) r.error(t, prefix + "purpose", "a mapped route must say the purpose its records travel for");
       if (c.daemon.mappings_dir.empty()) r.errorAt(rt.where, prefix + "mode: mapped needs daemon.mappings_dir");
@@ -578,15 +605,30 @@ void readRoutes(Reader& r, const toml::table& root, Config& c) {
     c.routes.push_back(std::move(rt));
   }
   // A record is delivered at most once per destination: two routes from one
-  // source to one destination would be ambiguous about which rules apply.
-  std::map<std::pair<std::string, std::string>, std::string> reach;
+  // source to one destination would be ambiguous about which rules apply,
+  // unless both list their record types and share none.
+  std::map<std::pair<std::string, std::string>, std::vector<const RouteSettings*>> reach;
   for (const auto& rt : c.routes) {
     for (const auto& d : rt.to) {
-      auto [it, inserted] = reach.emplace(std::make_pair(rt.from, d), rt.name);
-      if (!inserted) {
-        r.errorAt(rt.where, "route '" + rt.name + "': to: adapter '" + d + "' is already reached from '" + rt.from +
-                                "' by route '" + it->second + "'");
+      auto& earlier = reach[std::make_pair(rt.from, d)];
+      for (const RouteSettings* other : earlier) {
+        std::string shared;
+        if (rt.record_types.empty() || other->record_types.empty()) {
+          shared = "every record type";
+        } else {
+          for (const auto& type : rt.record_types) {
+            if (std::find(other->record_types.begin(), other->record_types.end(), type) != other->record_types.end()) {
+              shared += (shared.empty() ? "" : ", ") + type;
+            }
+          }
+        }
+        if (!shared.empty()) {
+          r.errorAt(rt.where, "route '" + rt.name + "': to: adapter '" + d + "' is already reached from '" + rt.from +
+                                  "' by route '" + other->name + "' (both carry " + shared +
+                                  "; give each route record_types with none in common)");
+        }
       }
+      earlier.push_back(&rt);
     }
   }
 }

@@ -177,6 +177,13 @@ struct RouteSettings {
   /// safeguarding, performance-monitoring, statutory-return); the agreement
   /// must allow it for the flow.
   std::string purpose;
+  /// Mapped routes: the canonical record types the route carries (Person,
+  /// Referral, CareActAssessment, ...); empty = every type. One source may
+  /// reach one destination by several routes only when each lists its types
+  /// and no type is on two of them, so that every record has one route, one
+  /// purpose and one agreement flow (e.g. a trust's safeguarding enquiries for
+  /// "safeguarding", its reviews for "direct-care").
+  std::vector<std::string> record_types;
   SourceLocation where;
 };
 

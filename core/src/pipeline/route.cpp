@@ -127,6 +127,8 @@ void Router::process(ReceivedRecord r) {
   const auto* plans = topology ? topology->routesFrom(r.source) : nullptr;
   std::string quarantine_reason;
   store::Store::RoutedAs routed_as;
+  std::size_t taken = 0;      // routes that carry the record's canonical type
+  audit::AuditEvent untaken;  // the refusal, should none of them carry it
 
   if (plans == nullptr || plans->empty()) {
     auto e = eventFor(r, audit::action::kDecided, audit::outcome::kRefused);
@@ -142,14 +144,23 @@ void Router::process(ReceivedRecord r) {
       quarantine_reason = "route '" + plan->name + "': " + translated.error().message;
       break;
     }
+    // A route that lists its record types leaves the others to the source's
+    // other routes (config: at most one route per source, destination and type).
+    if (routed_as.subject_key.empty()) routed_as.subject_key = translated->subject_key;
+    if (routed_as.record_type.empty()) routed_as.record_type = translated->record_type;
+    if (!plan->carries(translated->record_type)) {
+      if (untaken.action.empty()) untaken = eventFor(r, audit::action::kDecided, audit::outcome::kRefused);
+      untaken.record_type = translated->record_type;
+      untaken.subject_key = translated->subject_key;
+      continue;
+    }
+    ++taken;
     auto te = eventFor(r, audit::action::kTranslated, audit::outcome::kSuccess);
     te.record_type = translated->record_type;
     te.subject_key = translated->subject_key;
     te.with("route", plan->name);
     for (const auto& kv : translated->audit_details) te.details.push_back(kv);
     events.push_back(std::move(te));
-    if (routed_as.subject_key.empty()) routed_as.subject_key = translated->subject_key;
-    if (routed_as.record_type.empty()) routed_as.record_type = translated->record_type;
     for (const auto& dest : plan->destinations) {
       const SharingDecision decision = plan->policy->decide(*translated, dest);
       auto de = eventFor(r, audit::action::kDecided,
@@ -190,6 +201,13 @@ void Router::process(ReceivedRecord r) {
     }
   }
 
+  if (quarantine_reason.empty() && taken == 0 && !untaken.action.empty()) {
+    untaken.with("decision", "refuse").with("rule", "no-route-for-record-type").with("adapter", r.source);
+    untaken.with("explanation", "no route from adapter '" + r.source + "' carries " + untaken.record_type +
+                                    " records (each route's record_types); nothing was shared");
+    logger()->warn("message {} from {}: no route carries its record type; not shared", r.message_id, r.source);
+    events.push_back(std::move(untaken));
+  }
   if (!quarantine_reason.empty()) {
     auto qe = eventFor(r, audit::action::kQuarantined, audit::outcome::kRefused);
     qe.with("reason", quarantine_reason);

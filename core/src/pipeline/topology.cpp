@@ -1,6 +1,12 @@
 #include "pipeline/topology.h"
 
+#include <algorithm>
+
 namespace cb::pipeline {
+
+bool RoutePlan::carries(const std::string& type) const {
+  return record_types.empty() || std::find(record_types.begin(), record_types.end(), type) != record_types.end();
+}
 
 const std::vector<RoutePlan>* Topology::routesFrom(const std::string& source) const {
   auto it = routes_by_source.find(source);
@@ -45,6 +51,7 @@ std::shared_ptr<const Topology> buildTopology(std::shared_ptr<const config::Conf
     plan.translator = translator;
     plan.policy = policy;
     plan.renderer = renderer;
+    plan.record_types = r.record_types;
     if (r.mode == config::RouteSettings::Mode::Mapped) {
       // loadStageResources checked everything for this config; should any
       // piece be missing all the same, the route refuses (fail closed).

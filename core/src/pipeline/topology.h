@@ -28,6 +28,11 @@ struct RoutePlan {
   std::shared_ptr<const SharingPolicy> policy;
   std::shared_ptr<const Renderer> renderer;
   std::vector<Destination> destinations;
+  /// Canonical record types the route carries (mapped routes); empty = all.
+  std::vector<std::string> record_types;
+
+  /// Whether a record of canonical type `type` travels on this route.
+  bool carries(const std::string& type) const;
 };
 
 struct Topology {
