@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <array>
 #include <ctime>
 #include <iomanip>
 #include <iostream>
@@ -214,17 +216,25 @@ int auditQuery(const CliContext& ctx, const AuditQueryArgs& a, std::ostream& out
     if (more) err << "more entries: repeat with --after " << last << "\n";
     return 0;
   }
-  out << std::left << std::setw(8) << "SEQ" << std::setw(25) << "TIME" << std::setw(18) << "ACTION" << std::setw(9)
-      << "OUTCOME" << std::setw(15) << "DECISION" << std::setw(16) << "FROM -> TO" << std::setw(22) << "AGREEMENT"
-      << std::setw(16) << "PURPOSE" << "MESSAGE / ACTOR\n";
+  // Columns as wide as their longest value: agreement ids and purposes run
+  // long, and a cell must never run into the next one.
+  std::vector<std::array<std::string, 9>> table;
+  table.push_back({"SEQ", "TIME", "ACTION", "OUTCOME", "DECISION", "FROM -> TO", "AGREEMENT", "PURPOSE",
+                   "MESSAGE / ACTOR"});
   for (const auto& r : *rows) {
     const std::string route = (r.source_org.empty() && r.destination_org.empty())
                                   ? std::string("-")
                                   : orDash(r.source_org) + "->" + orDash(r.destination_org);
-    out << std::left << std::setw(8) << r.seq << std::setw(25) << formatUtc(r.time_ms) << std::setw(18) << r.action
-        << std::setw(9) << r.outcome << std::setw(15) << orDash(r.decision) << std::setw(16) << route << std::setw(22)
-        << orDash(r.agreement) << std::setw(16) << orDash(r.purpose)
-        << (r.message_id.empty() ? r.actor : r.message_id) << "\n";
+    table.push_back({std::to_string(r.seq), formatUtc(r.time_ms), r.action, r.outcome, orDash(r.decision), route,
+                     orDash(r.agreement), orDash(r.purpose), r.message_id.empty() ? r.actor : r.message_id});
+  }
+  std::array<std::size_t, 9> width{};
+  for (const auto& row : table) {
+    for (std::size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : table) {
+    for (std::size_t i = 0; i + 1 < row.size(); ++i) out << std::left << std::setw(int(width[i] + 2)) << row[i];
+    out << row.back() << "\n";
   }
   out << rows->size() << " entries" << (more ? "; more: repeat with --after " + std::to_string(last) : "") << "\n";
   return 0;
