@@ -4,6 +4,7 @@
 #include "net/https_server.h"
 #include "net/tls.h"
 #include "synthetic.h"
+#include "system_commands.h"
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +17,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -350,7 +352,11 @@ int main(int argc, char** argv) {
   k->add_flag("--latency", sink.latency, "report end-to-end latency percentiles");
   k->add_option("--expect", sink.expect, "exit once this many distinct records arrived");
   k->add_option("--max-seconds", sink.max_seconds, "exit after this long");
+  // The seed systems' own simulators: rio, carenotes, ukcore, mosaic, las, ais.
+  std::function<int()> chosen;
+  cb::sim::addSystemCommands(app, chosen);
   CLI11_PARSE(app, argc, argv);
+  if (chosen) return chosen();
   if (s->parsed()) {
     if (!send.template_file.empty()) {
       std::ifstream in(send.template_file, std::ios::binary);
