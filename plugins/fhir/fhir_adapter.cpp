@@ -487,8 +487,11 @@ class FhirAdapter final : public cb::sdk::Adapter {
     if (in->kind == Interaction::Kind::kBundle) {
       if (facts.resource_type != "Bundle" ||
           (facts.bundle_type != "transaction" && facts.bundle_type != "batch" && facts.bundle_type != "message")) {
+        // A collection or document Bundle (UK Core sends records this way) is
+        // a resource in its own right: the sender is told where it belongs.
         refuse(ex, answer, 422, "processing",
-               "POST to the base takes a Bundle of type transaction, batch or message");
+               "POST to the base takes a Bundle of type transaction, batch or message; "
+               "send any other Bundle (collection, document) as a resource: POST [base]/Bundle");
         return;
       }
     } else if (facts.resource_type != in->type) {

@@ -260,6 +260,26 @@ TEST_F(FhirPluginTest, AMessageBundleIsAccepted) {
   EXPECT_EQ(events.stored(), 1u);
 }
 
+// A collection Bundle (how UK Core partners send a record with its Patient)
+// is a resource: created at [base]/Bundle and stored exactly as sent, so a
+// mapped route can translate it; at the base it is refused with that advice.
+TEST_F(FhirPluginTest, ACollectionBundleIsCreatedAtBundleNotPostedToTheBase) {
+  auto a = inbound();
+  const std::string collection =
+      cb::test::readFile(cb::test::referenceDir() / "fhir-r4" / "patient-examples-general.json");
+  auto at_base = call(*a, "POST", "/fhir", "application/fhir+json", collection);
+  EXPECT_EQ(at_base.status, 422u);
+  EXPECT_THAT(at_base.body, HasSubstr("POST [base]/Bundle"));
+  EXPECT_EQ(events.stored(), 0u);
+  auto r = call(*a, "POST", "/fhir/Bundle", "application/fhir+json", collection);
+  EXPECT_EQ(r.status, 201u) << r.body;
+  EXPECT_THAT(r.header("Location"), ::testing::StartsWith("/fhir/Bundle/"));
+  ASSERT_EQ(events.received().size(), 1u);
+  EXPECT_EQ(events.received()[0].record_type, "Bundle");
+  EXPECT_EQ(events.received()[0].content_type, "application/fhir+json; charset=utf-8");
+  EXPECT_EQ(events.received()[0].payload, collection);
+}
+
 TEST_F(FhirPluginTest, EveryReferenceExampleIsAcceptedAtItsEndpoint) {
   auto a = inbound();
   std::size_t tried = 0;
@@ -325,7 +345,7 @@ TEST_F(FhirPluginTest, ContentThatDisagreesWithTheRequestIsRefused) {
   EXPECT_THAT(wrong_id.body, HasSubstr("id in the URL"));
   auto collection = call(*a, "POST", "/fhir", "application/fhir+json", R"({"resourceType":"Bundle","type":"collection"})");
   EXPECT_EQ(collection.status, 422u);
-  EXPECT_THAT(collection.body, HasSubstr("transaction, batch or message"));
+  EXPECT_THAT(collection.body, AllOf(HasSubstr("transaction, batch or message"), HasSubstr("POST [base]/Bundle")));
   auto get = call(*a, "GET", "/fhir/Patient/p1", "", "");
   EXPECT_EQ(get.status, 405u);
   auto elsewhere = call(*a, "POST", "/records", "application/fhir+json", patientJson("p1", "1"));
