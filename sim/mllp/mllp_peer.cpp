@@ -214,8 +214,8 @@ class MllpReceiver::Session : public std::enable_shared_from_this<Session> {
   }
 
   void handle(const std::string& body) {
-    const Answer answer = owner_.answer_.load();
     Received r{controlIdOf(body), body, peer_cn_};
+    const Answer answer = owner_.decider_ ? owner_.decider_(r) : owner_.answer_.load();
     std::string code;
     std::string ack;
     auto msg = hl7::parse(body);
@@ -270,8 +270,8 @@ class MllpReceiver::Session : public std::enable_shared_from_this<Session> {
   std::string peer_cn_;
 };
 
-MllpReceiver::MllpReceiver(const std::string& endpoint, mllp::TlsFiles tls, Observer observer)
-    : acceptor_(io_), observer_(std::move(observer)) {
+MllpReceiver::MllpReceiver(const std::string& endpoint, mllp::TlsFiles tls, Observer observer, Decider decider)
+    : acceptor_(io_), observer_(std::move(observer)), decider_(std::move(decider)) {
   if (tls.enabled()) tls_ = mllp::makeTlsContext(true, tls);
   const auto [host, port] = mllp::splitEndpoint(endpoint);
   tcp::resolver resolver(io_);

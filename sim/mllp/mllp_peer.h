@@ -82,9 +82,14 @@ class MllpReceiver {
     std::string peer_cn;
   };
   using Observer = std::function<void(const Received&, const std::string& answered)>;
+  /// Decides the answer to one message before it is sent (e.g. AA only once
+  /// the message is safely stored, AE when storing failed); called on the
+  /// receiver's thread. Without one, setAnswer() decides.
+  using Decider = std::function<Answer(const Received&)>;
 
   /// Listens on `endpoint` ("127.0.0.1:0" picks a port). Throws std::runtime_error.
-  explicit MllpReceiver(const std::string& endpoint, mllp::TlsFiles tls = {}, Observer observer = {});
+  explicit MllpReceiver(const std::string& endpoint, mllp::TlsFiles tls = {}, Observer observer = {},
+                        Decider decider = {});
   ~MllpReceiver();
   MllpReceiver(const MllpReceiver&) = delete;
   MllpReceiver& operator=(const MllpReceiver&) = delete;
@@ -115,6 +120,7 @@ class MllpReceiver {
   std::uint16_t port_ = 0;
   std::atomic<Answer> answer_{Answer::AA};
   Observer observer_;
+  Decider decider_;
   std::atomic<std::size_t> tls_refused_{0}, connections_{0};
   mutable std::mutex mutex_;
   mutable std::condition_variable cv_;

@@ -2,6 +2,10 @@
 
 #include "peers/file_drop.h"
 
+#include <map>
+#include <memory>
+#include <mutex>
+
 namespace cb::sim {
 
 namespace {
@@ -37,22 +41,38 @@ std::string Hl7Inbox::messageTypeOf(const std::string& er7) {
 
 Hl7Inbox::Hl7Inbox(Options options) : options_(std::move(options)) {
   if (!options_.save_dir.empty()) std::filesystem::create_directories(options_.save_dir);
-  // The observer runs before the receiver writes its ACK, so the message is
-  // on disk before AA goes back.
-  receiver_ = std::make_unique<MllpReceiver>(
-      options_.listen, options_.tls, [this](const MllpReceiver::Received& r, const std::string& answered) {
-        std::string saved = "-";
-        if (!options_.save_dir.empty()) {
-          const std::string name = fileNameFor(r.control_id);
-          const std::string err = writeFileAtomically(options_.save_dir, name, r.message);
-          saved = err.empty() ? (options_.save_dir / name).string() : "failed";
-        }
-        if (options_.log) {
-          options_.log("hl7 received " + (r.control_id.empty() ? std::string("-") : r.control_id) + " " +
-                       (messageTypeOf(r.message).empty() ? std::string("?") : messageTypeOf(r.message)) + " " +
-                       answered + " saved " + saved + " from " + (r.peer_cn.empty() ? std::string("-") : r.peer_cn));
-        }
-      });
+  // The decider runs before the ACK is built: the message is written (and
+  // fsynced) first, and AA goes back only if that worked, else AE so the
+  // sender keeps it and sends it again. The observer then logs the outcome.
+  auto saved = std::make_shared<std::map<std::string, std::string>>();
+  auto saved_mutex = std::make_shared<std::mutex>();
+  auto decide = [this, saved, saved_mutex](const MllpReceiver::Received& r) {
+    std::string where = "-";
+    bool ok = true;
+    if (!options_.save_dir.empty()) {
+      const std::string name = fileNameFor(r.control_id);
+      ok = writeFileAtomically(options_.save_dir, name, r.message).empty();
+      where = ok ? (options_.save_dir / name).string() : "failed";
+    }
+    std::lock_guard lock(*saved_mutex);
+    (*saved)[r.control_id] = where;
+    return ok ? MllpReceiver::Answer::AA : MllpReceiver::Answer::AE;
+  };
+  auto observe = [this, saved, saved_mutex](const MllpReceiver::Received& r, const std::string& answered) {
+    std::string where;
+    {
+      std::lock_guard lock(*saved_mutex);
+      where = (*saved)[r.control_id];
+      saved->erase(r.control_id);
+    }
+    if (options_.log) {
+      const std::string type = messageTypeOf(r.message);
+      options_.log("hl7 received " + (r.control_id.empty() ? std::string("-") : r.control_id) + " " +
+                   (type.empty() ? std::string("?") : type) + " " + answered + " saved " + where + " from " +
+                   (r.peer_cn.empty() ? std::string("-") : r.peer_cn));
+    }
+  };
+  receiver_ = std::make_unique<MllpReceiver>(options_.listen, options_.tls, observe, decide);
 }
 
 Hl7Inbox::~Hl7Inbox() { stop(); }

@@ -2,7 +2,8 @@
 // RiO's HL7 v2 inbound interface as a simulator: accepts messages over MLLP
 // (plain or mutual TLS), writes each one to a folder, and only then answers
 // AA (HL7 v2.5.1 chapter 2.9, original acknowledgment mode: the receiver
-// accepts responsibility once it has safe-stored the message).
+// accepts responsibility once it has safe-stored the message); AE when it
+// could not be written.
 
 #include "mllp_peer.h"
 

@@ -230,6 +230,19 @@ TEST(Hl7Inbox, SavesEachMessageThenAnswersAA) {
   EXPECT_NE(lines[0].find("from partner-a"), std::string::npos) << lines[0];
 }
 
+TEST(Hl7Inbox, AnswersAEWhenItCannotSave) {
+  test::TempDir dir;
+  Hl7Inbox::Options o;
+  o.save_dir = dir.path() / "inbox";
+  Hl7Inbox inbox(o);  // plain MLLP on loopback
+  fs::remove_all(o.save_dir);  // the folder goes away (unmounted share)
+  MllpSender sender("127.0.0.1:" + std::to_string(inbox.port()));
+  const SyntheticRecord rec = RecordGenerator(SeedSystem::Rio, 12, 2, {"adt-a31"}).make(0);
+  auto reply = sender.send(rec.bytes);
+  ASSERT_TRUE(reply) << sender.lastError();
+  EXPECT_EQ(summariseAck(*reply).code, "AE");
+}
+
 const mapping::SystemMappings& mappingsOf(const std::string& system) {
   static std::map<std::string, std::shared_ptr<const mapping::SystemMappings>> cache;
   static const mapping::MappingSchemas schemas = [] {
