@@ -221,6 +221,8 @@ std::vector<Coded> drawRisks(SeededRandom& r) {
 
 }  // namespace
 
+Practitioner drawPractitioner(SeededRandom& r, SeedSystem s) { return practitioner(r, s); }
+
 LocalTime lastAmended(SeededRandom& r) {
   // A working-hours time on a day between January 2024 and late 2025:
   // far from the 01:00 clock changes, so every local time exists once.

@@ -102,6 +102,8 @@ Concern drawConcern(SeededRandom& r, SeedSystem s, const LocalTime& amended);
 Assessment drawAssessment(SeededRandom& r, SeedSystem s, const LocalTime& amended, bool carers);
 Review drawReview(SeededRandom& r, SeedSystem s, const LocalTime& amended);
 Referral drawReferral(SeededRandom& r, SeedSystem s, const LocalTime& amended);
+/// A member of staff of the system's organisation (e.g. who recorded consent).
+Practitioner drawPractitioner(SeededRandom& r, SeedSystem s);
 
 /// A synthetic next of kin's relationship, given and family name and phone.
 struct NextOfKin {

@@ -10,6 +10,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace cb::sim {
@@ -677,6 +678,39 @@ void fhirRecord(Draw& d, SyntheticRecord& out) {
   e1["resource"] = patientResource(p, d.system, r, false);
   e2["resource"] = std::move(qr);
   bundle["entry"] = json::array{e1, e2};
+  // The person's consent to share, as the worker recorded it: a FHIR R4
+  // Consent (scope patient-privacy, http://hl7.org/fhir/R4/consent.html) in
+  // most Bundles, permit or deny; none in some (consent not recorded).
+  if (const std::uint64_t c = r.below(10); c < 7) {
+    json::object consent;
+    consent["resourceType"] = "Consent";
+    consent["status"] = "active";
+    json::object scope_coding;
+    scope_coding["system"] = "http://terminology.hl7.org/CodeSystem/consentscope";
+    scope_coding["code"] = "patient-privacy";
+    json::object scope;
+    scope["coding"] = json::array{scope_coding};
+    consent["scope"] = std::move(scope);
+    json::object category_coding;
+    category_coding["system"] = "http://loinc.org";
+    category_coding["code"] = "59284-0";  // Patient Consent
+    json::object category;
+    category["coding"] = json::array{category_coding};
+    consent["category"] = json::array{category};
+    json::object patient;
+    patient["identifier"] = identifier("https://fhir.nhs.uk/Id/nhs-number", p.nhs_number);
+    consent["patient"] = std::move(patient);
+    consent["dateTime"] = when;
+    json::object performer;
+    performer["display"] = drawPractitioner(r, d.system).name;
+    consent["performer"] = json::array{performer};
+    json::object provision;
+    provision["type"] = c < 6 ? "permit" : "deny";
+    consent["provision"] = std::move(provision);
+    json::object e3;
+    e3["resource"] = std::move(consent);
+    bundle["entry"].as_array().push_back(std::move(e3));
+  }
   out.fhir_type = "Bundle";
   out.bytes = json::serialize(bundle);
   out.file_name = "Bundle-" + out.source_id + ".json";
@@ -815,6 +849,15 @@ void aisRecord(Draw& d, SyntheticRecord& out) {
                                  f.has_outcome ? ukDate(f.outcome_date) : std::string()}) {
       row.push_back(v);
     }
+  }
+  // Consent to share (optional columns; empty = not recorded), drawn last so
+  // the columns before it do not depend on it.
+  header.insert(header.end(), {"Consent to Share", "Consent Date", "Consent Recorded By"});
+  if (const std::uint64_t c = r.below(10); c < 8) {
+    static constexpr std::array kConsent = {"Yes", "Yes", "Yes", "Yes", "Yes", "No", "Not Asked", "Lacks Capacity"};
+    row.insert(row.end(), {kConsent[c], ukDate(d.amended.day), drawPractitioner(r, d.system).name});
+  } else {
+    row.insert(row.end(), {"", "", ""});
   }
   auto line = [](const std::vector<std::string>& cells) {
     std::string s;

@@ -4,6 +4,7 @@
 // with the generated person's NHS number; the same seed gives the same
 // bytes; every NHS number is from the 999 test range and passes Modulus 11.
 
+#include "mapping/canonical.h"
 #include "mapping/system.h"
 #include "support/test_support.h"
 #include "systems/person.h"
@@ -128,6 +129,31 @@ TEST(SyntheticRecords, EscapingPerFormat) {
   EXPECT_EQ(csvField("plain"), "plain");
   EXPECT_EQ(csvField("a, \"b\""), "\"a, \"\"b\"\"\"");
   EXPECT_EQ(er7Escape("A|B^C~D\\E&F"), "A\\F\\B\\S\\C\\R\\D\\E\\E\\T\\F");
+}
+
+// Agreement flows that need consent (Barking and Dagenham's and Warwickshire's
+// referrals to the trust) must see it: AIS rows and FHIR Bundles carry the
+// person's consent in most records, given or refused, and none in some.
+TEST(SyntheticRecords, ConsentToShareReachesTheCanonicalRecord) {
+  for (SeedSystem system : {SeedSystem::Ais, SeedSystem::UkCore, SeedSystem::Carenotes}) {
+    std::map<mapping::ConsentStatus, int> seen;
+    const std::string kind = system == SeedSystem::Ais ? "client" : "referral";
+    for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
+      RecordGenerator gen(system, seed, 25, {kind, "referral"});
+      for (std::uint64_t seq = 0; seq < 4; ++seq) {
+        const SyntheticRecord rec = gen.make(seq);
+        auto in = mappingsOf(system).toCanonical(rec.bytes, rec.content_type);
+        ASSERT_TRUE(in) << in.error().message << "\n" << rec.bytes;
+        auto summary = mapping::canonicalSummary(in->canonical.get());
+        ASSERT_TRUE(summary) << summary.error().message;
+        ++seen[summary->consent];
+      }
+    }
+    SCOPED_TRACE(systemName(system));
+    EXPECT_GT(seen[mapping::ConsentStatus::Given], 40 * 4 / 3);
+    EXPECT_GT(seen[mapping::ConsentStatus::Refused], 0);
+    EXPECT_GT(seen[mapping::ConsentStatus::NotRecorded], 0);
+  }
 }
 
 TEST(SyntheticRecords, UnknownKindIsRefusedByName) {
