@@ -3,8 +3,9 @@
 
 #include "net/tls.h"
 
-#include "common/digest.h"
 #include "net/tls_session.h"
+
+#include <carebridge/tls_pins.hpp>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -14,31 +15,12 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
 namespace cb::net {
 namespace {
-
-using Digest = std::array<std::uint8_t, 32>;
-
-/// The SPKI pins of one context, owned by its SSL_CTX (freed with it through
-/// the ex_data free callback) so the verify callback can never see a
-/// dangling pointer, whichever of the context's users releases it last.
-struct PinSet {
-  std::vector<Digest> digests;
-};
-
-void freePinSet(void* /*parent*/, void* ptr, CRYPTO_EX_DATA* /*ad*/, int /*idx*/, long /*argl*/, void* /*argp*/) {
-  delete static_cast<PinSet*>(ptr);
-}
-
-int pinIndex() {
-  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, freePinSet);
-  return index;
-}
 
 int noteIndex() {
   static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -127,31 +109,6 @@ Result<PkeyPtr> readPrivateKey(const std::filesystem::path& path) {
   return key;
 }
 
-Result<Digest> parsePin(const std::string& pin) {
-  // RFC 7469 section 2.4: pin-sha256 is the base64 SHA-256 of the DER SubjectPublicKeyInfo.
-  static constexpr std::string_view kPrefix = "sha256/";
-  if (pin.compare(0, kPrefix.size(), kPrefix) != 0) {
-    return fail("TLS pin '" + pin + "' must start with 'sha256/' (RFC 7469 pin-sha256)");
-  }
-  std::string raw;
-  if (!base64Decode(std::string_view(pin).substr(kPrefix.size()), raw) || raw.size() != 32) {
-    return fail("TLS pin '" + pin + "' is not the base64 of a 32-byte SHA-256 digest");
-  }
-  Digest d{};
-  std::memcpy(d.data(), raw.data(), d.size());
-  return d;
-}
-
-Digest spkiDigest(X509* cert) {
-  X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert);
-  const int len = i2d_X509_PUBKEY(spki, nullptr);
-  if (len <= 0) return Digest{};
-  std::vector<std::uint8_t> der(static_cast<std::size_t>(len));
-  unsigned char* out = der.data();
-  i2d_X509_PUBKEY(spki, &out);
-  return sha256(std::span<const std::uint8_t>(der));
-}
-
 std::string nameText(const X509_NAME* name) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) return {};
@@ -190,11 +147,9 @@ int verifyCallback(int preverify_ok, X509_STORE_CTX* store) {
     return 0;
   }
   if (depth != 0 || !ssl) return 1;
-  const auto* pins = static_cast<const PinSet*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), pinIndex()));
-  if (!pins || pins->digests.empty()) return 1;
-  X509* leaf = X509_STORE_CTX_get_current_cert(store);
-  const Digest got = spkiDigest(leaf);
-  if (std::find(pins->digests.begin(), pins->digests.end(), got) != pins->digests.end()) return 1;
+  // The pin check is shared with plugins that terminate TLS themselves
+  // (carebridge/tls_pins.hpp), so both enforce [adapter.tls] pins alike.
+  if (sdk::pins::leafMatches(SSL_get_SSL_CTX(ssl), X509_STORE_CTX_get_current_cert(store))) return 1;
   // CERT_REJECTED makes OpenSSL send a bad_certificate alert (RFC 8446
   // section 6.2), so the rejected peer learns its certificate was the problem.
   X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
@@ -301,18 +256,8 @@ Result<CtxPtr> buildContext(const TlsSettings& s, bool server) {
     X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   }
 
-  if (!s.pins.empty()) {
-    auto pins = std::make_unique<PinSet>();
-    for (const auto& pin : s.pins) {
-      auto d = parsePin(pin);
-      if (!d) return d.error();
-      pins->digests.push_back(*d);
-    }
-    if (SSL_CTX_set_ex_data(c, pinIndex(), pins.get()) != 1) {
-      return fail("cannot attach TLS pins to the OpenSSL context: " + opensslError());
-    }
-    pins.release();  // now owned by the SSL_CTX, freed by freePinSet
-  }
+  // RFC 7469 pins, owned by the SSL_CTX (carebridge/tls_pins.hpp).
+  if (auto error = sdk::pins::attach(c, s.pins); !error.empty()) return fail(error);
   return ctx;
 }
 
@@ -374,8 +319,7 @@ PeerIdentity peerIdentity(const SSL* ssl) {
   const X509_NAME* subject = X509_get_subject_name(cert);
   id.subject = nameText(subject);
   id.common_name = commonName(subject);
-  const Digest d = spkiDigest(cert);
-  id.spki_sha256 = "sha256/" + base64Encode(std::span<const std::uint8_t>(d));
+  id.spki_sha256 = sdk::pins::format(sdk::pins::spkiDigest(cert));
   return id;
 }
 
