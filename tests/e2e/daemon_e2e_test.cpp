@@ -288,7 +288,7 @@ TEST_F(DaemonE2E, APluginBuiltForAnotherAbiIsRefusedNamingBothVersions) {
   EXPECT_EQ(runCommand({carebridgedBinary().string(), "--config", (dir / "carebridge.toml").string(), "--check-config"},
                        &out),
             1);
-  EXPECT_THAT(out, AllOf(HasSubstr("plugin 'wrong_abi'"), HasSubstr("ABI 2.0"), HasSubstr("ABI 1.0")));
+  EXPECT_THAT(out, AllOf(HasSubstr("plugin 'wrong_abi'"), HasSubstr("ABI 2.0"), HasSubstr("ABI 1.1")));
   DaemonProcess d(dir / "carebridge.toml", dir / "d.log");
   EXPECT_FALSE(d.start(std::chrono::seconds(5)));
   EXPECT_EQ(d.waitExit(std::chrono::seconds(5)), -1);  // already reaped by start()

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <optional>
 #include <thread>
 
 namespace {
@@ -88,7 +89,7 @@ TEST_F(PluginHostTest, LoadsAPluginAndReadsItsDeclaredSettings) {
   auto lib = host.library("fake");
   ASSERT_TRUE(lib) << lib.error().message;
   EXPECT_EQ((*lib)->name(), "fake");
-  EXPECT_EQ((*lib)->abiVersion(), "1.0");
+  EXPECT_EQ((*lib)->abiVersion(), "1.1");
   EXPECT_TRUE((*lib)->canReceive());
   EXPECT_TRUE((*lib)->canDeliver());
   EXPECT_EQ((*lib)->sha256().size(), 64u);
@@ -103,13 +104,113 @@ TEST_F(PluginHostTest, RefusesAPluginBuiltForAnotherAbiMajorNamingBothVersions) 
   auto lib = host.library("wrong_abi");
   ASSERT_FALSE(lib);
   EXPECT_THAT(lib.error().message,
-              AllOf(HasSubstr("plugin 'wrong_abi'"), HasSubstr("built for plugin ABI 2.0"), HasSubstr("speaks plugin ABI 1.0")));
+              AllOf(HasSubstr("plugin 'wrong_abi'"), HasSubstr("built for plugin ABI 2.0"), HasSubstr("speaks plugin ABI 1.1")));
 }
 
 TEST_F(PluginHostTest, RefusesAPluginNeedingANewerMinor) {
   auto lib = host.library("newer_minor");
   ASSERT_FALSE(lib);
-  EXPECT_THAT(lib.error().message, AllOf(HasSubstr("plugin 'newer_minor'"), HasSubstr("1.1"), HasSubstr("1.0")));
+  EXPECT_THAT(lib.error().message, AllOf(HasSubstr("plugin 'newer_minor'"), HasSubstr("built for plugin ABI 1.2"),
+                                         HasSubstr("newer than this carebridged's 1.1")));
+}
+
+// ---- Minor versions: appending to cb_host_api (1.1: tls_settings) must not
+// disturb a plugin built for 1.0 (STYLE.md, plugin_abi.h "Versioning").
+
+TEST_F(PluginHostTest, APluginBuiltForAnOlderMinorStillLoadsAndDelivers) {
+  static_assert(CB_PLUGIN_ABI_MAJOR == 1 && CB_PLUGIN_ABI_MINOR == 1, "update these tests with the ABI version");
+  auto lib = host.library("abi_1_0");
+  ASSERT_TRUE(lib) << lib.error().message;
+  EXPECT_EQ((*lib)->abiVersion(), "1.0");
+  auto a = adapterSettings({});
+  a.name = "old-plugin";
+  a.plugin = "abi_1_0";
+  auto settings = host.resolveSettings(**lib, a, dir.path());
+  ASSERT_TRUE(settings) << settings.error().message;
+  auto adapter = cb::plugin_host::Adapter::create(*lib, a, *settings, io, events, cb::SystemClock::instance());
+  ASSERT_TRUE(adapter) << adapter.error().message;
+  ASSERT_TRUE((*adapter)->start());
+  auto r = deliver(**adapter);
+  EXPECT_EQ(r.status, CB_OK) << r.reason;
+  EXPECT_EQ(r.remote_id, "0190f3a0-0000-7000-8000-000000000001");
+  (*adapter)->stop(std::chrono::seconds(2));
+}
+
+class TlsSettingsServiceTest : public PluginHostTest {
+ protected:
+  // What the tls_probe plugin saw through tls_settings() in create().
+  std::string probe(std::optional<cb::net::TlsSettings> tls, const std::string& name = "probe-1") {
+    auto lib = host.library("tls_probe");
+    EXPECT_TRUE(lib) << lib.error().message;
+    if (!lib) return {};
+    auto a = adapterSettings({});
+    a.name = name;
+    a.plugin = "tls_probe";
+    a.tls = std::move(tls);
+    auto settings = host.resolveSettings(**lib, a, dir.path());
+    EXPECT_TRUE(settings) << settings.error().message;
+    auto adapter = cb::plugin_host::Adapter::create(*lib, a, *settings, io, events, cb::SystemClock::instance());
+    EXPECT_TRUE(adapter) << adapter.error().message;
+    if (!adapter) return {};
+    EXPECT_TRUE((*adapter)->start());
+    auto report = deliver(**adapter);
+    (*adapter)->stop(std::chrono::seconds(2));
+    return report.remote_id;
+  }
+  cb::net::TlsSettings devTls() {
+    const fs::path certs = cb::test::devCerts();
+    cb::net::TlsSettings t;
+    t.certificate = certs / "server.pem";
+    t.private_key = certs / "server.key";
+    t.ca = certs / "ca.pem";
+    return t;
+  }
+};
+
+TEST_F(TlsSettingsServiceTest, HandsOverEveryAdapterTlsSettingAsAbsolutePaths) {
+  const fs::path certs = cb::test::devCerts();
+  auto tls = devTls();
+  tls.crl = certs / "crl.pem";
+  tls.server_name = "rio.partner.example.nhs.uk";
+  tls.pins = {"sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+              "sha256///////////////////////////////////////////8="};
+  // A relative path is handed over absolute, as the host loaded it.
+  const fs::path cwd = fs::current_path();
+  fs::current_path(certs);
+  tls.ca = "ca.pem";
+  const std::string seen = probe(tls);
+  fs::current_path(cwd);
+  EXPECT_THAT(seen, HasSubstr("rc=0 small=1 tail=kept size=kept configured=1"));
+  EXPECT_THAT(seen, HasSubstr(" certificate=" + (certs / "server.pem").string() + " "));
+  EXPECT_THAT(seen, HasSubstr(" private_key=" + (certs / "server.key").string() + " "));
+  EXPECT_THAT(seen, HasSubstr(" ca=" + (certs / "ca.pem").string() + " "));
+  EXPECT_THAT(seen, HasSubstr(" crl=" + (certs / "crl.pem").string() + " "));
+  EXPECT_THAT(seen, HasSubstr(" server_name=rio.partner.example.nhs.uk "));
+  EXPECT_THAT(seen, HasSubstr(" pins=sha256/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,"
+                              "sha256///////////////////////////////////////////8="));
+}
+
+TEST_F(TlsSettingsServiceTest, AnAdapterWithoutTlsIsReportedAsNotConfigured) {
+  EXPECT_EQ(probe(std::nullopt), "rc=0 small=1 tail=kept size=kept configured=0 certificate= private_key= ca= crl= "
+                                 "server_name= pins=");
+}
+
+TEST_F(TlsSettingsServiceTest, SettingsThatDoNotLoadNeverReachThePlugin) {
+  // The host builds its own contexts first, so a plugin is only ever handed
+  // files that load and pins that parse (plugin_abi.h, cb_tls_settings).
+  auto lib = host.library("tls_probe");
+  ASSERT_TRUE(lib) << lib.error().message;
+  auto a = adapterSettings({});
+  a.name = "probe-bad";
+  a.plugin = "tls_probe";
+  auto tls = devTls();
+  tls.pins = {"sha256/not-a-digest"};
+  a.tls = tls;
+  auto settings = host.resolveSettings(**lib, a, dir.path());
+  ASSERT_TRUE(settings);
+  auto adapter = cb::plugin_host::Adapter::create(*lib, a, *settings, io, events, cb::SystemClock::instance());
+  ASSERT_FALSE(adapter);
+  EXPECT_THAT(adapter.error().message, AllOf(HasSubstr("adapter 'probe-bad'"), HasSubstr("sha256/not-a-digest")));
 }
 
 TEST_F(PluginHostTest, RefusesAFileThatIsNotAPlugin) {

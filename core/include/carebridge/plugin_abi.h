@@ -15,9 +15,10 @@
  *    entry in try/catch and the host does too);
  *  - every pointer says who owns it (OWNERSHIP notes below);
  *  - host services (logging, clock, record submission, HTTPS server and
- *    client using the daemon's certificates, timers) come in as a function
- *    table, so plugins need not embed OpenSSL or open sockets unless their
- *    protocol demands it.
+ *    client using the daemon's certificates, timers, and the instance's TLS
+ *    settings for a protocol that must terminate TLS itself) come in as a
+ *    function table, so plugins need not embed OpenSSL or open sockets
+ *    unless their protocol demands it.
  *
  * Versioning (after SQLite's append-only sqlite3_api_routines and httpd's
  * MODULE_MAGIC_NUMBER_MAJOR/MINOR): the host refuses a plugin whose
@@ -41,7 +42,8 @@ extern "C" {
 #endif
 
 #define CB_PLUGIN_ABI_MAJOR 1
-#define CB_PLUGIN_ABI_MINOR 0
+#define CB_PLUGIN_ABI_MINOR 1
+/* Minor versions: 1.0 the first; 1.1 appends cb_host_api.tls_settings. */
 
 /* The one symbol a plugin exports. */
 #define CB_PLUGIN_ENTRY_SYMBOL "cb_plugin_entry"
@@ -248,6 +250,51 @@ typedef struct cb_http_client_request {
 
 typedef void (*cb_http_response_fn)(void* user, const cb_http_result* result);
 
+/* ---------------------------------------------------------------------------
+ * TLS settings for plugins whose protocol is not HTTP (ABI 1.1): a plugin
+ * that terminates TLS itself (HL7 v2 over MLLP, DICOM, raw TCP feeds) asks
+ * for the instance's `[adapter.tls]` with tls_settings() and builds its own
+ * TLS context from them, instead of declaring certificate keys of its own.
+ *
+ * Why settings and not a ready-made context: an SSL_CTX* (or any TLS
+ * library object) is not a stable type across this boundary. The plugin may
+ * be built by another compiler against another OpenSSL (or another TLS
+ * library altogether), and the host's context carries callbacks and ex_data
+ * indices that belong to the host's copy of OpenSSL. Plain paths and strings
+ * are safe for every plugin.
+ *
+ * What the host guarantees: before create() is called the host has built its
+ * own server and client contexts from the same settings, so the files exist,
+ * are PEM, the key matches the certificate and every pin is well formed; a
+ * configuration that fails any of that never reaches the plugin. Paths are
+ * absolute (resolved against the config file's folder).
+ *
+ * What the plugin must do to match the host's HTTPS policy (core/src/net/
+ * tls.h): TLS 1.2 minimum with ECDHE + AEAD suites; present `certificate`
+ * (leaf then intermediates, as listed) with `private_key`; require the
+ * peer's certificate to chain to `ca` (mutual TLS both ways); with `crl`
+ * set, check revocation of the whole chain and fail closed when a CRL is
+ * missing or expired (RFC 5280 section 6.3); with `pins` set, refuse a
+ * peer whose leaf SubjectPublicKeyInfo SHA-256 matches none of them
+ * (RFC 7469 section 2.4); as a client, verify `server_name` (or the host
+ * of the endpoint when empty) per RFC 6125 and send it as SNI. Plugins
+ * using OpenSSL get the pin check from carebridge/tls_pins.hpp, the same
+ * code the host runs.
+ * ------------------------------------------------------------------------- */
+typedef struct cb_tls_settings {
+  uint32_t struct_size;  /* set by the CALLER (the plugin) to sizeof(cb_tls_settings) as it knows it; the
+                            host fills only the members that fit and leaves later ones as they were */
+  int32_t configured;    /* 1: the instance has [adapter.tls] and the members below are set;
+                            0: it has none (every member below empty) */
+  cb_bytes certificate;  /* PEM file: our certificate, then intermediates */
+  cb_bytes private_key;  /* PEM file: the unencrypted private key of `certificate` */
+  cb_bytes ca;           /* PEM file: trust anchors the peer's certificate must chain to */
+  cb_bytes crl;          /* PEM file of CRLs of every CA in the peer's chain; empty = no CRL check */
+  cb_bytes server_name;  /* client side: name to verify and send as SNI; empty = the endpoint's host */
+  const cb_bytes* pins;  /* "sha256/<base64 SPKI digest>" each; the peer's leaf must match one */
+  size_t pin_count;      /* 0 = no pinning */
+} cb_tls_settings;
+
 /* Called exactly once per timer_once(): when due with cancelled == 0, or with
  * cancelled == 1 if the instance stopped first (then only release `user`). */
 typedef void (*cb_timer_fn)(void* user, int32_t cancelled);
@@ -295,6 +342,16 @@ typedef struct cb_host_api {
 
   /* Adds `delta` to the counter carebridge_plugin_events_total{instance,event=name}. */
   void (*count)(cb_host_instance* host, cb_bytes name, int64_t delta);
+
+  /* ---- ABI 1.1. A plugin that may run under a 1.0 host checks
+   * struct_size > offsetof(cb_host_api, tls_settings) before calling. */
+
+  /* Fills `out` with the instance's [adapter.tls] (see cb_tls_settings).
+   * Callable from create() on. Returns 0, or non-zero (out untouched) when
+   * `out` is NULL or its struct_size is smaller than the 1.1 struct.
+   * OWNERSHIP: every buffer written is host-owned, immutable and valid until
+   * the instance's destroy() returns (a config reload builds new instances). */
+  int32_t (*tls_settings)(cb_host_instance* host, cb_tls_settings* out);
 } cb_host_api;
 
 /* ---------------------------------------------------------------------------

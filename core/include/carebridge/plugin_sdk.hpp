@@ -11,6 +11,10 @@
 //   CB_PLUGIN(MyAdapter, "my-system", "1.0.0", "Speaks to My System",
 //             CB_CAP_INBOUND | CB_CAP_OUTBOUND, kMyKeys)
 //
+// A protocol that is not HTTPS and must terminate TLS itself reads the
+// instance's [adapter.tls] with host.tlsSettings() (never certificate keys
+// of its own) and, with OpenSSL, enforces pins with carebridge/tls_pins.hpp.
+//
 // Everything here compiles into the plugin, not the daemon: only the C ABI
 // crosses the boundary. Every entry point catches exceptions and turns them
 // into error codes, so an exception can never unwind into the host.
@@ -21,6 +25,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <cstddef>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -189,6 +194,19 @@ struct HttpRequestSpec {
   std::chrono::milliseconds timeout{0};  ///< 0 = host default
 };
 
+/// The instance's `[adapter.tls]`, for a plugin that terminates TLS itself
+/// (plugin_abi.h, cb_tls_settings: what the host has already checked and
+/// what the plugin must enforce to match the host's HTTPS). Paths are
+/// absolute. With OpenSSL, carebridge/tls_pins.hpp enforces `pins`.
+struct TlsSettings {
+  std::string certificate;  ///< PEM: our certificate, then intermediates
+  std::string private_key;  ///< PEM: its unencrypted key
+  std::string ca;           ///< PEM: trust anchors for the peer
+  std::string crl;          ///< PEM CRLs of every CA in the peer's chain; empty = no CRL check
+  std::string server_name;  ///< client: name to verify and send as SNI; empty = the endpoint's host
+  std::vector<std::string> pins;  ///< "sha256/<base64>"; empty = no pinning
+};
+
 /// The host's services for one adapter instance. Cheap to copy.
 class Host {
  public:
@@ -273,6 +291,25 @@ class Host {
       return false;
     }
     return true;
+  }
+
+  /// The instance's `[adapter.tls]`, or nullopt when it has none. Throws
+  /// ConfigError when the host predates plugin ABI 1.1 (cannot happen for a
+  /// plugin built with this SDK, which the host refuses, but a copied
+  /// struct table could).
+  std::optional<TlsSettings> tlsSettings() const {
+    if (api_->struct_size < offsetof(cb_host_api, tls_settings) + sizeof(api_->tls_settings) ||
+        api_->tls_settings == nullptr) {
+      throw ConfigError("this carebridged does not hand [adapter.tls] to plugins (plugin ABI 1.1 needed)");
+    }
+    cb_tls_settings t{};
+    t.struct_size = sizeof t;
+    if (api_->tls_settings(host_, &t) != 0) throw ConfigError("the host refused to describe [adapter.tls]");
+    if (t.configured == 0) return std::nullopt;
+    TlsSettings out{std::string(view(t.certificate)), std::string(view(t.private_key)), std::string(view(t.ca)),
+                    std::string(view(t.crl)), std::string(view(t.server_name)), {}};
+    for (std::size_t i = 0; i < t.pin_count; ++i) out.pins.emplace_back(view(t.pins[i]));
+    return out;
   }
 
   const cb_host_api* api() const { return api_; }

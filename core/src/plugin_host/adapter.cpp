@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 // The opaque handle plugins hold for their host side (plugin_abi.h).
 struct cb_host_instance {
@@ -45,6 +46,16 @@ struct Adapter::Internals {
   std::shared_ptr<net::TlsContext> client_tls;
   std::unique_ptr<net::HttpsClient> client;
   std::mutex client_mutex;
+
+  // [adapter.tls] as handed to plugins by tls_settings(): strings fixed at
+  // create() and never changed, so the views given out stay valid until the
+  // instance is destroyed (plugin_abi.h OWNERSHIP note).
+  struct TlsView {
+    std::string certificate, private_key, ca, crl, server_name;
+    std::vector<std::string> pins;
+    std::vector<cb_bytes> pin_bytes;
+  };
+  std::optional<TlsView> tls_view;
 
   std::mutex mutex;
   std::condition_variable idle;
@@ -335,9 +346,39 @@ void hostCount(cb_host_instance* h, cb_bytes name, int64_t delta) noexcept {
   }
 }
 
+// ABI 1.1: the instance's [adapter.tls] for a plugin that terminates TLS
+// itself. The host built its own contexts from the same settings before
+// create(), so what is handed over is known to load (plugin_abi.h).
+int32_t hostTlsSettings(cb_host_instance* h, cb_tls_settings* out) noexcept {
+  try {
+    if (h == nullptr || out == nullptr || out->struct_size < offsetof(cb_tls_settings, pin_count) + sizeof(size_t)) {
+      return 1;
+    }
+    const auto& view = adapterOf(h).internals().tls_view;
+    cb_tls_settings full{};
+    full.struct_size = out->struct_size;  // the caller's size: it owns the struct
+    if (view) {
+      full.configured = 1;
+      full.certificate = bytes(view->certificate);
+      full.private_key = bytes(view->private_key);
+      full.ca = bytes(view->ca);
+      full.crl = bytes(view->crl);
+      full.server_name = bytes(view->server_name);
+      full.pins = view->pin_bytes.empty() ? nullptr : view->pin_bytes.data();
+      full.pin_count = view->pin_bytes.size();
+    }
+    // Only what both sides know: members a newer plugin appended are left as
+    // it initialised them.
+    std::memcpy(out, &full, std::min<std::size_t>(out->struct_size, sizeof full));
+    return 0;
+  } catch (...) {
+    return 1;
+  }
+}
+
 const cb_host_api kHostApi = {sizeof(cb_host_api), CB_PLUGIN_ABI_MAJOR, CB_PLUGIN_ABI_MINOR, &hostLog, &hostNow,
                               &hostSubmit,         &hostHttpServe,      &hostHttpRespond,    &hostHttpRequest,
-                              &hostTimerOnce,      &hostCount};
+                              &hostTimerOnce,      &hostCount,          &hostTlsSettings};
 
 // The plugin's done() for one delivery. OWNERSHIP: allocated by deliver(),
 // freed by deliveryDone() when the plugin reports.
@@ -391,6 +432,22 @@ Result<std::shared_ptr<Adapter>> Adapter::create(std::shared_ptr<PluginLibrary> 
     if (!client) return fail("adapter '" + settings.name + "' (" + settings.where.str() + "): " + client.error().message);
     in.server_tls = std::move(*server);
     in.client_tls = std::move(*client);
+    Internals::TlsView v;
+    // Absolute, so a plugin that resolves paths later (or on another
+    // thread) reads the same files the host just loaded.
+    auto absolute = [](const std::filesystem::path& p) {
+      std::error_code ec;
+      return p.empty() ? std::string() : std::filesystem::absolute(p, ec).lexically_normal().string();
+    };
+    v.certificate = absolute(settings.tls->certificate);
+    v.private_key = absolute(settings.tls->private_key);
+    v.ca = absolute(settings.tls->ca);
+    v.crl = absolute(settings.tls->crl);
+    v.server_name = settings.tls->server_name;
+    v.pins = settings.tls->pins;
+    in.tls_view = std::move(v);
+    // After the move: the views point into the strings where they now live.
+    for (const auto& pin : in.tls_view->pins) in.tls_view->pin_bytes.push_back(bytes(pin));
   }
   std::vector<cb_config_value> values;
   values.reserve(resolved.size());

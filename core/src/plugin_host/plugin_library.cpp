@@ -25,7 +25,13 @@ static_assert(offsetof(cb_delivery, attempt) == 88);
 static_assert(sizeof(cb_delivery) == 96);
 static_assert(sizeof(cb_delivery_result) == 48);
 static_assert(offsetof(cb_host_api, log) == 8);
-static_assert(sizeof(cb_host_api) == 72);
+static_assert(offsetof(cb_host_api, count) == 64);
+// ABI 1.1 appended tls_settings; a 1.0 plugin never reads past `count`.
+static_assert(offsetof(cb_host_api, tls_settings) == 72);
+static_assert(sizeof(cb_host_api) == 80);
+static_assert(offsetof(cb_tls_settings, certificate) == 8);
+static_assert(offsetof(cb_tls_settings, pins) == 88);
+static_assert(sizeof(cb_tls_settings) == 104);
 static_assert(sizeof(cb_http_request) == 104);
 static_assert(sizeof(cb_http_result) == 64);
 
