@@ -19,8 +19,11 @@
 // `ack_timeout`, or a broken connection is retried by the host.
 //
 // The host's HTTPS services do not fit MLLP, so this plugin runs its own
-// Boost.Asio thread and OpenSSL contexts (mllp_link.h) with certificates
-// named in its settings. See README.md.
+// Boost.Asio thread and OpenSSL contexts (mllp_link.h), built from the
+// instance's [adapter.tls] as the host hands it over (plugin ABI 1.1,
+// tls_settings): the same certificate, CA, CRL, pins and server name as any
+// other adapter. The plugin's own tls_* settings of ABI 1.0 still work but
+// are deprecated. See README.md.
 #include "mllp.h"
 #include "mllp_link.h"
 
@@ -53,13 +56,12 @@ using namespace std::chrono_literals;
 const cb_config_key kKeys[] = {
     {"listen", CB_CONFIG_STRING, "", "inbound: \"host:port\" to accept MLLP connections on; empty = no inbound"},
     {"connect", CB_CONFIG_STRING, "", "outbound: the partner's MLLP \"host:port\"; empty = no outbound"},
-    {"tls_certificate", CB_CONFIG_PATH, "", "PEM certificate (then intermediates) this adapter presents; "
-                                            "empty = plain TCP, allowed on loopback only"},
-    {"tls_private_key", CB_CONFIG_PATH, "", "PEM private key of tls_certificate"},
-    {"tls_ca", CB_CONFIG_PATH, "", "PEM trust anchors the partner's certificate must chain to"},
-    {"tls_crl", CB_CONFIG_PATH, "", "optional PEM CRLs of every CA in the partner's chain"},
-    {"tls_server_name", CB_CONFIG_STRING, "", "outbound: name expected in the partner's certificate (and SNI); "
-                                              "empty = the host of `connect`"},
+    // Deprecated: use [adapter.tls] (certificate, private_key, ca, crl, server_name).
+    {"tls_certificate", CB_CONFIG_PATH, "", "deprecated, use [adapter.tls] certificate"},
+    {"tls_private_key", CB_CONFIG_PATH, "", "deprecated, use [adapter.tls] private_key"},
+    {"tls_ca", CB_CONFIG_PATH, "", "deprecated, use [adapter.tls] ca"},
+    {"tls_crl", CB_CONFIG_PATH, "", "deprecated, use [adapter.tls] crl"},
+    {"tls_server_name", CB_CONFIG_STRING, "", "deprecated, use [adapter.tls] server_name"},
     {"ack_timeout", CB_CONFIG_DURATION_MS, "30s", "outbound: time allowed for the partner's ACK"},
     {"connect_timeout", CB_CONFIG_DURATION_MS, "10s", "time allowed to connect and complete the TLS handshake"},
     {"idle_timeout", CB_CONFIG_DURATION_MS, "5m", "inbound: close a connection that sends nothing this long"},
@@ -699,15 +701,47 @@ class Sender {
 };
 
 // ---- The adapter.
-Settings readSettings(const cb::sdk::Config& c) {
-  Settings s;
-  s.listen = c.str("listen");
-  s.connect = c.str("connect");
+
+// Where the TLS settings come from: [adapter.tls] as the host hands it over
+// (plugin ABI 1.1), or the plugin's own tls_* keys of ABI 1.0, deprecated.
+// Both at once would leave a reader unsure which certificate is presented,
+// so that is refused.
+void readTls(const cb::sdk::Host& host, const cb::sdk::Config& c, Settings& s) {
+  static constexpr const char* kLegacyKeys[] = {"tls_certificate", "tls_private_key", "tls_ca", "tls_crl",
+                                                "tls_server_name"};
+  std::string legacy;
+  for (const char* key : kLegacyKeys) {
+    if (!c.str(key).empty()) legacy += (legacy.empty() ? "" : ", ") + std::string(key);
+  }
+  if (auto tls = host.tlsSettings()) {
+    if (!legacy.empty()) {
+      throw cb::sdk::ConfigError("TLS is configured twice: in [adapter.tls] and in [adapter.settings] (" + legacy +
+                                 "); remove the deprecated settings and keep [adapter.tls]");
+    }
+    s.tls.certificate = tls->certificate;
+    s.tls.private_key = tls->private_key;
+    s.tls.ca = tls->ca;
+    s.tls.crl = tls->crl;
+    s.tls.pins = tls->pins;
+    s.tls.from_adapter_tls = true;
+    s.server_name = tls->server_name;
+    return;
+  }
+  if (legacy.empty()) return;
+  host.warn("settings " + legacy + " are deprecated and will be removed: move them to [adapter.tls] " +
+            "(certificate, private_key, ca, crl, server_name; pins are available only there)");
   s.tls.certificate = c.str("tls_certificate");
   s.tls.private_key = c.str("tls_private_key");
   s.tls.ca = c.str("tls_ca");
   s.tls.crl = c.str("tls_crl");
   s.server_name = c.str("tls_server_name");
+}
+
+Settings readSettings(const cb::sdk::Host& host, const cb::sdk::Config& c) {
+  Settings s;
+  s.listen = c.str("listen");
+  s.connect = c.str("connect");
+  readTls(host, c, s);
   s.ack_timeout = c.duration("ack_timeout");
   s.connect_timeout = c.duration("connect_timeout");
   s.idle_timeout = c.duration("idle_timeout");
@@ -725,16 +759,17 @@ Settings readSettings(const cb::sdk::Config& c) {
   const bool any_tls = !s.tls.certificate.empty() || !s.tls.private_key.empty() || !s.tls.ca.empty();
   const bool all_tls = !s.tls.certificate.empty() && !s.tls.private_key.empty() && !s.tls.ca.empty();
   if (any_tls && !all_tls) {
+    // Only the deprecated keys can get here: the host requires all three in [adapter.tls].
     throw cb::sdk::ConfigError("set all of tls_certificate, tls_private_key and tls_ca (mutual TLS), or none "
-                               "(plain TCP on loopback)");
+                               "(plain TCP on loopback); better, use [adapter.tls]");
   }
   for (auto [key, value] : {std::pair{"listen", s.listen}, std::pair{"connect", s.connect}}) {
     if (value.empty()) continue;
     try {
-      const auto [host, port] = mllp::splitEndpoint(value);
-      if (!all_tls && !mllp::isLoopback(host)) {
+      const auto [endpoint_host, endpoint_port] = mllp::splitEndpoint(value);
+      if (!all_tls && !mllp::isLoopback(endpoint_host)) {
         throw cb::sdk::ConfigError(std::string(key) + ": plain MLLP is allowed on loopback only; '" + value +
-                                   "' needs tls_certificate, tls_private_key and tls_ca");
+                                   "' needs mutual TLS: add [adapter.tls] (certificate, private_key, ca)");
       }
     } catch (const cb::sdk::ConfigError&) {
       throw;
@@ -747,7 +782,7 @@ Settings readSettings(const cb::sdk::Config& c) {
 
 class Hl7v2Adapter final : public cb::sdk::Adapter {
  public:
-  Hl7v2Adapter(cb::sdk::Host host, const cb::sdk::Config& config) : rt_(host, readSettings(config)) {
+  Hl7v2Adapter(cb::sdk::Host host, const cb::sdk::Config& config) : rt_(host, readSettings(host, config)) {
     if (rt_.settings.tls.enabled()) {
       try {
         rt_.server_tls = mllp::makeTlsContext(true, rt_.settings.tls);
@@ -840,5 +875,5 @@ class Hl7v2Adapter final : public cb::sdk::Adapter {
 
 }  // namespace
 
-CB_PLUGIN(Hl7v2Adapter, "hl7v2", "1.0.0", "HL7 v2 over MLLP (mutual TLS, or plain TCP on loopback), both ways",
+CB_PLUGIN(Hl7v2Adapter, "hl7v2", "1.1.0", "HL7 v2 over MLLP (mutual TLS, or plain TCP on loopback), both ways",
           CB_CAP_INBOUND | CB_CAP_OUTBOUND, kKeys)

@@ -5,6 +5,8 @@
 //  - TLS 1.2 minimum; TLS 1.2 limited to ECDHE with AES-GCM or ChaCha20-Poly1305;
 //  - mutual TLS both ways: the peer must present a certificate that chains to
 //    the configured CA (optionally checked against a CRL, RFC 5280 section 6.3);
+//  - optional SPKI pins on the peer's leaf (RFC 7469), checked by the same
+//    code as the daemon's (carebridge/tls_pins.hpp);
 //  - a client verifies the server's name (RFC 6125) and sends it as SNI.
 
 #include <boost/asio/connect.hpp>
@@ -14,15 +16,19 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 
+#include <carebridge/tls_pins.hpp>
+
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace cb::mllp {
 
@@ -36,8 +42,15 @@ struct TlsFiles {
   std::string private_key;  ///< unencrypted PEM key for `certificate`
   std::string ca;           ///< trust anchors for the peer's certificate
   std::string crl;          ///< optional: CRLs of every CA in the peer's chain
+  std::vector<std::string> pins{};  ///< optional "sha256/<base64>": the peer's leaf key must match one
+  /// How errors name the files: `[adapter.tls] certificate` when they came
+  /// from the host (plugin ABI 1.1), else the plugin's own `tls_certificate`.
+  bool from_adapter_tls = false;
 
   bool enabled() const { return !certificate.empty() || !private_key.empty() || !ca.empty(); }
+  std::string keyName(const std::string& field) const {
+    return from_adapter_tls ? "[adapter.tls] " + field : "tls_" + field;
+  }
 };
 
 /// Builds a server or client context; throws std::runtime_error naming the
@@ -56,19 +69,19 @@ inline std::shared_ptr<ssl::context> makeTlsContext(bool server, const TlsFiles&
     fn(ec);
     if (ec) throw std::runtime_error(what + ": cannot load '" + path + "': " + ec.message());
   };
-  load("tls_certificate", files.certificate,
+  load(files.keyName("certificate"), files.certificate,
        [&](boost::system::error_code& ec) { ctx->use_certificate_chain_file(files.certificate, ec); });
-  load("tls_private_key", files.private_key,
+  load(files.keyName("private_key"), files.private_key,
        [&](boost::system::error_code& ec) { ctx->use_private_key_file(files.private_key, ssl::context::pem, ec); });
   if (SSL_CTX_check_private_key(native) != 1) {
-    throw std::runtime_error("tls_private_key: '" + files.private_key + "' does not match tls_certificate '" +
-                             files.certificate + "'");
+    throw std::runtime_error(files.keyName("private_key") + ": '" + files.private_key + "' does not match " +
+                             files.keyName("certificate") + " '" + files.certificate + "'");
   }
-  load("tls_ca", files.ca, [&](boost::system::error_code& ec) { ctx->load_verify_file(files.ca, ec); });
+  load(files.keyName("ca"), files.ca, [&](boost::system::error_code& ec) { ctx->load_verify_file(files.ca, ec); });
   if (!files.crl.empty()) {
     X509_STORE* store = SSL_CTX_get_cert_store(native);
     BIO* bio = BIO_new_file(files.crl.c_str(), "r");
-    if (bio == nullptr) throw std::runtime_error("tls_crl: cannot open '" + files.crl + "'");
+    if (bio == nullptr) throw std::runtime_error(files.keyName("crl") + ": cannot open '" + files.crl + "'");
     int count = 0;
     while (X509_CRL* crl = PEM_read_bio_X509_CRL(bio, nullptr, nullptr, nullptr)) {
       X509_STORE_add_crl(store, crl);
@@ -76,10 +89,15 @@ inline std::shared_ptr<ssl::context> makeTlsContext(bool server, const TlsFiles&
       ++count;
     }
     BIO_free(bio);
-    if (count == 0) throw std::runtime_error("tls_crl: '" + files.crl + "' holds no PEM CRL");
+    if (count == 0) throw std::runtime_error(files.keyName("crl") + ": '" + files.crl + "' holds no PEM CRL");
     X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
   }
-  ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
+  if (auto error = cb::sdk::pins::attach(native, files.pins); !error.empty()) {
+    throw std::runtime_error(files.keyName("pins") + ": " + error);
+  }
+  // One callback for the whole context: OpenSSL's chain verdict (CA, CRL,
+  // and the host name set per connection by expectServerName), then pins.
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, cb::sdk::pins::verifyCallback);
   return ctx;
 }
 
@@ -96,17 +114,24 @@ class Link {
   SSL* nativeSsl() { return stream_.native_handle(); }
 
   /// Client side: the name to verify in the server's certificate and to send
-  /// as SNI (not sent for an IP address, RFC 6066 section 3).
+  /// as SNI (not sent for an IP address, RFC 6066 section 3). The name is
+  /// checked by OpenSSL during chain verification (X509_VERIFY_PARAM), not by
+  /// a per-connection callback, so the context's pin callback stays in force.
   void expectServerName(const std::string& name) {
     if (!tls_ || name.empty()) return;
+    X509_VERIFY_PARAM* param = SSL_get0_param(stream_.native_handle());
     boost::system::error_code ec;
-    asio::ip::make_address(name, ec);
-    if (ec) {
-      // SSL_set_tlsext_host_name() spelled out: the macro has a C-style cast.
-      SSL_ctrl(stream_.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-               const_cast<char*>(name.c_str()));
+    const auto address = asio::ip::make_address(name, ec);
+    if (!ec) {
+      // An IP literal is matched against iPAddress subjectAltNames (RFC 6125 section 1.7.2).
+      X509_VERIFY_PARAM_set1_ip_asc(param, address.to_string().c_str());
+      return;
     }
-    stream_.set_verify_callback(ssl::host_name_verification(name));
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    X509_VERIFY_PARAM_set1_host(param, name.c_str(), name.size());
+    // SSL_set_tlsext_host_name() spelled out: the macro has a C-style cast.
+    SSL_ctrl(stream_.native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+             const_cast<char*>(name.c_str()));
   }
 
   template <class Handler>

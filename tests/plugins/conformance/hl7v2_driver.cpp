@@ -83,9 +83,19 @@ class Hl7v2Driver final : public PluginDriver {
   bool receives() const override { return true; }
   bool delivers() const override { return true; }
 
+  static net::TlsSettings bothTls(Harness& h) {
+    net::TlsSettings t;
+    t.certificate = h.certs() / "server.pem";
+    t.private_key = h.certs() / "server.key";
+    t.ca = h.certs() / "ca.pem";
+    return t;
+  }
+
   std::vector<BadSettings> badSettings(Harness& h) override {
     return {{{{{"connect", "192.0.2.10:2575"}}, {}}, "connect"},  // plain MLLP off loopback
             {{{{"listen", "127.0.0.1:0"}, {"tls_ca", (h.certs() / "ca.pem").string()}}, {}}, "tls_certificate"},
+            // [adapter.tls] and the deprecated tls_* settings at once.
+            {{{{"listen", "127.0.0.1:0"}, {"tls_ca", (h.certs() / "ca.pem").string()}}, bothTls(h)}, "tls_ca"},
             {{{{"listen", "127.0.0.1:0"}, {"max_message_bytes", "10"}}, {}}, "max_message_bytes"}};
   }
 

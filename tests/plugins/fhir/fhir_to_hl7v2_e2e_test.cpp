@@ -128,10 +128,10 @@ class FhirToHl7v2E2E : public ::testing::Test {
            "  [adapter.settings]\n  listen = \"127.0.0.1:0\"\n  base_path = \"/fhir\"\n"
            "[[adapter]]\nname = \"rio-mllp\"\nplugin = \"hl7v2\"\norganisation = \"" + kTrust +
            "\"\nsystem = \"rio\"\n"
+           "  [adapter.tls]\n  certificate = " + file("carebridge.pem") + "  private_key = " + file("carebridge.key") +
+           "  ca = " + file("ca.pem") + "  server_name = \"localhost\"\n"
            "  [adapter.settings]\n  connect = \"127.0.0.1:" + std::to_string(rio->port()) +
-           "\"\n  tls_server_name = \"localhost\"\n  ack_timeout = \"" + ack_timeout + "\"\n" +
-           "  tls_certificate = " + file("carebridge.pem") + "  tls_private_key = " + file("carebridge.key") +
-           "  tls_ca = " + file("ca.pem") +
+           "\"\n  ack_timeout = \"" + ack_timeout + "\"\n" +
            "  [adapter.delivery]\n  initial_backoff = \"50ms\"\n  max_backoff = \"300ms\"\n  max_attempts = 1000\n"
            "[[route]]\nname = \"referrals-to-rio\"\nfrom = \"council-fhir\"\nto = [\"rio-mllp\"]\n"
            "mode = \"mapped\"\npurpose = \"direct-care\"\n";

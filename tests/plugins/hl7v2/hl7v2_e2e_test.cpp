@@ -41,20 +41,21 @@ class Hl7v2E2E : public ::testing::Test {
   void SetUp() override { partner = std::make_unique<sim::MllpReceiver>("127.0.0.1:0", tls("server")); }
 
   std::string config() {
-    auto tlsKeys = [&](const std::string& name) {
-      return "  tls_certificate = \"" + (certs / (name + ".pem")).string() + "\"\n  tls_private_key = \"" +
-             (certs / (name + ".key")).string() + "\"\n  tls_ca = \"" + (certs / "ca.pem").string() + "\"\n";
+    // [adapter.tls], as for every other adapter: the daemon hands it to the
+    // plugin (plugin ABI 1.1, tls_settings).
+    auto adapterTls = [&](const std::string& name, const std::string& extra) {
+      return "  [adapter.tls]\n  certificate = \"" + (certs / (name + ".pem")).string() + "\"\n  private_key = \"" +
+             (certs / (name + ".key")).string() + "\"\n  ca = \"" + (certs / "ca.pem").string() + "\"\n" + extra;
     };
     return "[daemon]\ndata_dir = \"state\"\nplugin_dir = \"" + test::pluginDir().string() +
            "\"\nlog_level = \"info\"\ndrain_timeout = \"3s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
-           "[[adapter]]\nname = \"in\"\nplugin = \"hl7v2\"\norganisation = \"RPG\"\n  [adapter.settings]\n"
-           "  listen = \"127.0.0.1:0\"\n" +
-           tlsKeys("server") + "  tls_crl = \"" + (certs / "crl.pem").string() +
-           "\"\n"
-           "[[adapter]]\nname = \"out\"\nplugin = \"hl7v2\"\norganisation = \"00AF\"\n  [adapter.settings]\n"
-           "  connect = \"127.0.0.1:" +
-           std::to_string(partner->port()) + "\"\n  tls_server_name = \"localhost\"\n  ack_timeout = \"5s\"\n" +
-           tlsKeys("carebridge") +
+           "[[adapter]]\nname = \"in\"\nplugin = \"hl7v2\"\norganisation = \"RPG\"\n" +
+           adapterTls("server", "  crl = \"" + (certs / "crl.pem").string() + "\"\n") +
+           "  [adapter.settings]\n  listen = \"127.0.0.1:0\"\n"
+           "[[adapter]]\nname = \"out\"\nplugin = \"hl7v2\"\norganisation = \"00AF\"\n" +
+           adapterTls("carebridge", "  server_name = \"localhost\"\n") +
+           "  [adapter.settings]\n  connect = \"127.0.0.1:" + std::to_string(partner->port()) +
+           "\"\n  ack_timeout = \"5s\"\n"
            "  [adapter.delivery]\n  initial_backoff = \"50ms\"\n  max_backoff = \"200ms\"\n  max_attempts = 1000\n"
            "[[route]]\nname = \"in-to-out\"\nfrom = \"in\"\nto = [\"out\"]\nmode = \"passthrough\"\n";
   }

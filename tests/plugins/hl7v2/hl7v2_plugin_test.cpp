@@ -9,6 +9,9 @@
 
 #include "mllp_peer.h"
 
+#include <carebridge/tls_pins.hpp>
+#include <openssl/pem.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <gmock/gmock.h>
@@ -23,6 +26,7 @@
 
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 using cb::test::FakeStoreEvents;
@@ -60,14 +64,37 @@ class Hl7v2PluginTest : public ::testing::Test {
   static cb::config::SettingValue str(const std::string& v) { return {v, true, false, false, {"test.toml", 9}}; }
   static cb::config::SettingValue integer(long v) { return {std::to_string(v), false, true, false, {"test.toml", 9}}; }
 
-  std::map<std::string, cb::config::SettingValue> tlsSettings(const std::string& name) {
+  // The plugin's own TLS settings of plugin ABI 1.0, now deprecated.
+  std::map<std::string, cb::config::SettingValue> legacyTlsSettings(const std::string& name) {
     return {{"tls_certificate", str((certs / (name + ".pem")).string())},
             {"tls_private_key", str((certs / (name + ".key")).string())},
             {"tls_ca", str((certs / "ca.pem").string())}};
   }
 
+  // `[adapter.tls]`, as the config loader builds it, presenting `name`'s certificate.
+  cb::net::TlsSettings adapterTls(const std::string& name) {
+    cb::net::TlsSettings t;
+    t.certificate = certs / (name + ".pem");
+    t.private_key = certs / (name + ".key");
+    t.ca = certs / "ca.pem";
+    return t;
+  }
+
+  // The RFC 7469 pin of a dev certificate's public key.
+  std::string pinOf(const std::string& name) {
+    BIO* bio = BIO_new_file((certs / (name + ".pem")).c_str(), "r");
+    X509* cert = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
+    BIO_free(bio);
+    EXPECT_NE(cert, nullptr) << name;
+    if (cert == nullptr) return {};
+    const std::string pin = cb::sdk::pins::format(cb::sdk::pins::spkiDigest(cert));
+    X509_free(cert);
+    return pin;
+  }
+
   cb::Result<std::shared_ptr<cb::plugin_host::Adapter>> tryAdapter(
-      const std::string& name, const std::map<std::string, cb::config::SettingValue>& settings) {
+      const std::string& name, const std::map<std::string, cb::config::SettingValue>& settings,
+      std::optional<cb::net::TlsSettings> tls = std::nullopt) {
     auto lib = host.library("hl7v2");
     if (!lib) return lib.error();
     cb::config::AdapterSettings a;
@@ -75,6 +102,7 @@ class Hl7v2PluginTest : public ::testing::Test {
     a.plugin = "hl7v2";
     a.where = {"test.toml", 7};
     a.settings = settings;
+    a.tls = std::move(tls);
     auto resolved = host.resolveSettings(**lib, a, dir.path());
     if (!resolved) return resolved.error();
     return cb::plugin_host::Adapter::create(*lib, a, *resolved, io, events, cb::SystemClock::instance());
@@ -83,9 +111,10 @@ class Hl7v2PluginTest : public ::testing::Test {
   // Starts an inbound adapter on a free loopback port and returns that port,
   // read from the plugin's own log line.
   std::uint16_t startInbound(std::map<std::string, cb::config::SettingValue> settings = {},
-                             const std::string& name = "hl7-in") {
+                             const std::string& name = "hl7-in",
+                             std::optional<cb::net::TlsSettings> tls = std::nullopt) {
     settings["listen"] = str("127.0.0.1:0");
-    auto a = tryAdapter(name, settings);
+    auto a = tryAdapter(name, settings, std::move(tls));
     EXPECT_TRUE(a) << a.error().message;
     if (!a) return 0;
     auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
@@ -104,10 +133,12 @@ class Hl7v2PluginTest : public ::testing::Test {
   }
 
   std::shared_ptr<cb::plugin_host::Adapter> startOutbound(std::uint16_t port,
-                                                          std::map<std::string, cb::config::SettingValue> settings = {}) {
+                                                          std::map<std::string, cb::config::SettingValue> settings = {},
+                                                          std::optional<cb::net::TlsSettings> tls = std::nullopt,
+                                                          const std::string& name = "hl7-out") {
     settings["connect"] = str("127.0.0.1:" + std::to_string(port));
     if (settings.count("ack_timeout") == 0) settings["ack_timeout"] = str("2s");
-    auto a = tryAdapter("hl7-out", settings);
+    auto a = tryAdapter(name, settings, std::move(tls));
     EXPECT_TRUE(a) << a.error().message;
     if (!a) return nullptr;
     auto started = (*a)->start();
@@ -354,15 +385,16 @@ TEST_F(Hl7v2PluginTest, ConcurrentDeliveriesGoOutOneAtATime) {
 
 // ---- Mutual TLS
 
-TEST_F(Hl7v2PluginTest, InboundOverMutualTlsAcceptsPartnersAndRefusesStrangers) {
-  auto settings = tlsSettings("server");
-  settings["tls_crl"] = str((certs / "crl.pem").string());
-  const auto port = startInbound(settings);
+TEST_F(Hl7v2PluginTest, InboundOverMutualTlsFromAdapterTlsAcceptsPartnersAndRefusesStrangers) {
+  auto tls = adapterTls("server");
+  tls.crl = certs / "crl.pem";
+  const auto port = startInbound({}, "hl7-in", tls);
   cb::sim::MllpSender partner(endpoint(port), peerTls("partner-a"), "localhost");
   auto ack = partner.send(adt("TLS-1"));
   ASSERT_TRUE(ack) << partner.lastError();
   EXPECT_EQ(cb::sim::summariseAck(*ack).code, "AA");
 
+  // Not chaining to the CA, expired, and listed in [adapter.tls] crl (RFC 5280 section 6.3).
   for (const char* who : {"rogue", "expired", "revoked"}) {
     cb::sim::MllpSender stranger(endpoint(port), peerTls(who), "localhost");
     EXPECT_FALSE(stranger.send(adt(std::string("TLS-") + who), 3s)) << who;
@@ -373,11 +405,11 @@ TEST_F(Hl7v2PluginTest, InboundOverMutualTlsAcceptsPartnersAndRefusesStrangers) 
   EXPECT_EQ(events.received().size(), 1u);
 }
 
-TEST_F(Hl7v2PluginTest, OutboundOverMutualTlsVerifiesThePartner) {
+TEST_F(Hl7v2PluginTest, OutboundOverMutualTlsFromAdapterTlsVerifiesThePartner) {
   cb::sim::MllpReceiver partner("127.0.0.1:0", peerTls("server"));
-  auto settings = tlsSettings("carebridge");
-  settings["tls_server_name"] = str("localhost");
-  auto out = startOutbound(partner.port(), settings);
+  auto tls = adapterTls("carebridge");
+  tls.server_name = "localhost";
+  auto out = startOutbound(partner.port(), {}, tls);
   auto r = deliver(*out, adt("TLS-OUT"));
   EXPECT_EQ(r.status, CB_OK) << r.reason;
   ASSERT_EQ(partner.received().size(), 1u);
@@ -386,18 +418,90 @@ TEST_F(Hl7v2PluginTest, OutboundOverMutualTlsVerifiesThePartner) {
   // A partner whose certificate does not chain to our CA is refused.
   cb::sim::MllpReceiver impostor("127.0.0.1:0", {(certs / "rogue.pem").string(), (certs / "rogue.key").string(),
                                                  (certs / "ca.pem").string(), {}});
-  auto out2 = tryAdapter("hl7-out-2", [&] {
-    auto s = tlsSettings("carebridge");
-    s["connect"] = str(endpoint(impostor.port()));
-    return s;
-  }());
-  ASSERT_TRUE(out2) << out2.error().message;
-  ASSERT_TRUE((*out2)->start());
-  adapters.push_back(*out2);
-  r = deliver(**out2, adt("TLS-ROGUE"));
+  auto rogue = startOutbound(impostor.port(), {}, adapterTls("carebridge"), "hl7-out-rogue");
+  r = deliver(*rogue, adt("TLS-ROGUE"));
   EXPECT_EQ(r.status, CB_RETRY);
   EXPECT_THAT(r.reason, HasSubstr("TLS handshake"));
   EXPECT_TRUE(impostor.received().empty());
+
+  // [adapter.tls] server_name is the name the partner's certificate must carry (RFC 6125).
+  auto misnamed = adapterTls("carebridge");
+  misnamed.server_name = "rio.partner.example.nhs.uk";
+  auto wrong_name = startOutbound(partner.port(), {}, misnamed, "hl7-out-misnamed");
+  r = deliver(*wrong_name, adt("TLS-NAME"));
+  EXPECT_EQ(r.status, CB_RETRY);
+  EXPECT_THAT(r.reason, HasSubstr("TLS handshake"));
+  EXPECT_EQ(partner.received().size(), 1u);
+}
+
+TEST_F(Hl7v2PluginTest, AdapterTlsPinsAreEnforcedOnPartnersBothWays) {
+  // Inbound: only partner-a's key is pinned (RFC 7469); partner-b chains to
+  // the same CA but is refused, exactly as the daemon's HTTPS would.
+  auto pinned = adapterTls("server");
+  pinned.pins = {pinOf("partner-a")};
+  const auto port = startInbound({}, "hl7-in", pinned);
+  cb::sim::MllpSender a(endpoint(port), peerTls("partner-a"), "localhost");
+  auto ack = a.send(adt("PIN-A"));
+  ASSERT_TRUE(ack) << a.lastError();
+  EXPECT_EQ(cb::sim::summariseAck(*ack).code, "AA");
+  cb::sim::MllpSender b(endpoint(port), peerTls("partner-b"), "localhost");
+  EXPECT_FALSE(b.send(adt("PIN-B"), 3s));
+  EXPECT_EQ(events.received().size(), 1u);
+
+  // Outbound: a pin that is not the partner's fails the handshake; one of
+  // several pins matching is enough.
+  cb::sim::MllpReceiver partner("127.0.0.1:0", peerTls("server"));
+  auto wrong = adapterTls("carebridge");
+  wrong.pins = {pinOf("partner-b")};
+  auto out_wrong = startOutbound(partner.port(), {}, wrong, "hl7-out-wrong-pin");
+  auto r = deliver(*out_wrong, adt("PIN-OUT-1"));
+  EXPECT_EQ(r.status, CB_RETRY);
+  EXPECT_THAT(r.reason, HasSubstr("TLS handshake"));
+  EXPECT_TRUE(partner.received().empty());
+
+  auto right = adapterTls("carebridge");
+  right.pins = {pinOf("partner-b"), pinOf("server")};
+  auto out_right = startOutbound(partner.port(), {}, right, "hl7-out-right-pin");
+  r = deliver(*out_right, adt("PIN-OUT-2"));
+  EXPECT_EQ(r.status, CB_OK) << r.reason;
+  EXPECT_EQ(partner.received().size(), 1u);
+}
+
+TEST_F(Hl7v2PluginTest, DeprecatedTlsSettingsStillWorkWithAWarningNamingThem) {
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64);
+  cb::log::get("plugin.hl7-legacy")->sinks().push_back(ring);
+  auto settings = legacyTlsSettings("server");
+  settings["tls_crl"] = str((certs / "crl.pem").string());
+  const auto port = startInbound(settings, "hl7-legacy");
+  bool warned = false;
+  for (const auto& line : ring->last_formatted()) {
+    warned = warned || (line.find("tls_certificate, tls_private_key, tls_ca, tls_crl are deprecated") !=
+                            std::string::npos &&
+                        line.find("[adapter.tls]") != std::string::npos);
+  }
+  EXPECT_TRUE(warned);
+  cb::sim::MllpSender partner(endpoint(port), peerTls("partner-a"), "localhost");
+  auto ack = partner.send(adt("LEGACY-1"));
+  ASSERT_TRUE(ack) << partner.lastError();
+  EXPECT_EQ(cb::sim::summariseAck(*ack).code, "AA");
+  cb::sim::MllpSender revoked(endpoint(port), peerTls("revoked"), "localhost");
+  EXPECT_FALSE(revoked.send(adt("LEGACY-2"), 3s));
+}
+
+TEST_F(Hl7v2PluginTest, TlsInBothAdapterTlsAndDeprecatedSettingsIsRefusedNamingTheAdapter) {
+  auto settings = legacyTlsSettings("carebridge");
+  settings["connect"] = str("127.0.0.1:2575");
+  auto r = tryAdapter("rio-adt", settings, adapterTls("carebridge"));
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, HasSubstr("adapter 'rio-adt'"));
+  EXPECT_THAT(r.error().message, HasSubstr("TLS is configured twice"));
+  EXPECT_THAT(r.error().message, HasSubstr("tls_certificate, tls_private_key, tls_ca"));
+
+  // One deprecated key is enough to be ambiguous.
+  r = tryAdapter("rio-adt", {{"connect", str("127.0.0.1:2575")}, {"tls_server_name", str("localhost")}},
+                 adapterTls("carebridge"));
+  ASSERT_FALSE(r);
+  EXPECT_THAT(r.error().message, AllOf(HasSubstr("adapter 'rio-adt'"), HasSubstr("(tls_server_name)")));
 }
 
 // ---- Settings
@@ -416,12 +520,16 @@ TEST_F(Hl7v2PluginTest, SettingsAreCheckedBeforeAnythingStarts) {
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().message, HasSubstr("set listen (inbound), connect (outbound) or both"));
 
-  auto settings = tlsSettings("carebridge");
+  auto settings = legacyTlsSettings("carebridge");
   settings["tls_private_key"] = str((certs / "server.key").string());
   settings["connect"] = str("partner.example.nhs.uk:2575");
   r = tryAdapter("bad", settings);
   ASSERT_FALSE(r);
   EXPECT_THAT(r.error().message, HasSubstr("tls_private_key: cannot load"));
+
+  // Off loopback, [adapter.tls] is what makes it acceptable.
+  r = tryAdapter("good", {{"connect", str("partner.example.nhs.uk:2575")}}, adapterTls("carebridge"));
+  EXPECT_TRUE(r) << r.error().message;
 
   r = tryAdapter("bad", {{"connect", str("localhost")}});
   ASSERT_FALSE(r);
