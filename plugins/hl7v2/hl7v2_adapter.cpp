@@ -9,6 +9,9 @@
 //   AE  the frame is not a message we can read (resending it will not help);
 //   AR  the daemon refused it, could not store it now, or it is too large.
 // AE and AR carry an ERR segment with an HL7 table 0357 code and a reason.
+// A message that values MSH-15 or MSH-16 asks for enhanced mode (section
+// 2.9.3): CA, CR or CE instead, each sent only if MSH-15 asks for it; no
+// application ACK is ever sent (AckMode below, README.md).
 // Nothing is acknowledged before the daemon has committed the message: if
 // the daemon dies first, the sender gets no AA and resends.
 //
@@ -37,12 +40,14 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <array>
+#include <cctype>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <future>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace {
@@ -148,31 +153,72 @@ std::string_view skipBom(std::string_view s) {
   return s;
 }
 
-// MSH-10 read leniently from a message the codec refused, so the sender can
-// still match our AE to what it sent. Only a plain token is taken.
-std::string lenientControlId(std::string_view body) {
+// MSH-<n> (first component) read leniently from a message the codec
+// refused, so the sender can still match our answer to what it sent and we
+// still know which acknowledgment mode it asked for. Only a plain token
+// (letters, digits, '.', '-', '_') is taken; anything else reads as empty.
+std::string lenientMshField(std::string_view body, std::size_t n) {
   body = skipBom(body);
-  if (body.size() < 8 || body.substr(0, 3) != "MSH") return {};
+  if (body.size() < 8 || body.substr(0, 3) != "MSH" || n < 3) return {};
   const char fs = body[3];
   const std::string_view line = body.substr(0, body.find_first_of("\r\n"));
-  std::vector<std::string_view> fields;
+  std::vector<std::string_view> fields;  // fields[k] is MSH-(k+1): fields[0] "MSH", fields[1] MSH-2
   std::size_t from = 0;
-  while (from <= line.size() && fields.size() < 11) {
+  while (from <= line.size() && fields.size() < n) {
     const auto at = line.find(fs, from);
     fields.push_back(line.substr(from, at == std::string_view::npos ? std::string_view::npos : at - from));
     if (at == std::string_view::npos) break;
     from = at + 1;
   }
-  if (fields.size() < 10 || fields[1].empty()) return {};
-  std::string_view id = fields[9].substr(0, fields[9].find(fields[1][0]));
-  if (id.empty() || id.size() > 199) return {};
-  for (char c : id) {
+  if (fields.size() < n || fields[1].empty()) return {};
+  std::string_view v = fields[n - 1].substr(0, fields[n - 1].find(fields[1][0]));
+  if (v.empty() || v.size() > 199) return {};
+  for (char c : v) {
     const bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '.' ||
                     c == '-' || c == '_';
     if (!ok) return {};
   }
-  return std::string(id);
+  return std::string(v);
 }
+
+std::string lenientControlId(std::string_view body) { return lenientMshField(body, 10); }
+
+// Which acknowledgment the sender asked for (HL7 v2.5 section 2.9.3): with
+// MSH-15 and MSH-16 both empty, original mode (AA/AE/AR, always sent);
+// with either valued, enhanced mode: a commit ACK (CA/CE/CR) sent according
+// to MSH-15 (table 0155: AL always, NE never, ER only for CE/CR, SU only for
+// CA). An empty or unknown MSH-15 in enhanced mode is treated as AL: a
+// commit ACK is the only proof the message is stored, so when in doubt the
+// sender gets one. MSH-16 (application ACK) is accepted and never acted on:
+// see README.md, "Acknowledgment modes".
+struct AckMode {
+  bool enhanced = false;
+  std::string accept;  // MSH-15
+
+  static AckMode of(std::string msh15, std::string msh16) {
+    for (auto* v : {&msh15, &msh16}) {
+      if (*v == "\"\"") v->clear();  // the explicit null: not valued
+    }
+    return AckMode{!msh15.empty() || !msh16.empty(), std::move(msh15)};
+  }
+  static AckMode of(const hl7::Message& msg) {
+    auto field = [&msg](const char* path) {
+      auto v = msg.value(path);
+      return v ? *v : std::string();
+    };
+    return of(field("MSH-15"), field("MSH-16"));
+  }
+  static AckMode lenient(std::string_view body) { return of(lenientMshField(body, 15), lenientMshField(body, 16)); }
+
+  /// Whether to answer at all, for an outcome that did (`success`) or did not commit the message.
+  bool answers(bool success) const {
+    if (!enhanced) return true;
+    if (accept == "NE") return false;
+    if (accept == "ER") return !success;
+    if (accept == "SU") return success;
+    return true;
+  }
+};
 
 // An ACK written by hand, for frames the codec cannot read (so there is no
 // inbound MSH to answer from): default delimiters, v2.5 layout.
@@ -186,15 +232,18 @@ std::string plainAck(Runtime& rt, const Refusal& r, const std::string& control_i
   };
   std::string ack = "MSH|^~\\&|||||" + hl7::formatTimestamp(std::chrono::system_clock::now()) + "||ACK|" +
                     rt.nextAckId() + "|P|2.5\rMSA|" + std::string(hl7::ackCodeText(r.code)) + "|" + control_id + "\r";
-  if (r.code == hl7::AckCode::ApplicationAccept) return ack;
+  if (r.code == hl7::AckCode::ApplicationAccept || r.code == hl7::AckCode::CommitAccept) return ack;
   return ack + "ERR|||" + std::to_string(static_cast<int>(r.condition)) + "^" +
          std::string(hl7::errorConditionText(r.condition)) + "^HL70357|E||||" + clean(r.text) + "\r";
 }
 
-// The ACK for a message the codec read: AA when `refusal` is empty.
+// The ACK for a message the codec read: AA (CA in enhanced mode) when
+// `refusal` is empty.
 std::string ackFor(Runtime& rt, const hl7::Message& msg, const std::optional<Refusal>& refusal) {
   hl7::AckRequest req;
-  req.code = refusal ? refusal->code : hl7::AckCode::ApplicationAccept;
+  req.code = refusal                   ? refusal->code
+             : AckMode::of(msg).enhanced ? hl7::AckCode::CommitAccept
+                                         : hl7::AckCode::ApplicationAccept;
   req.control_id = rt.nextAckId();
   if (refusal) {
     hl7::AckError e;
@@ -204,7 +253,7 @@ std::string ackFor(Runtime& rt, const hl7::Message& msg, const std::optional<Ref
   }
   auto ack = hl7::buildAck(msg, req);
   if (ack) return hl7::write(*ack);
-  Refusal fallback = refusal.value_or(Refusal{hl7::AckCode::ApplicationAccept, hl7::ErrorCondition::MessageAccepted, ""});
+  Refusal fallback = refusal.value_or(Refusal{req.code, hl7::ErrorCondition::MessageAccepted, ""});
   return plainAck(rt, fallback, msg.controlId());
 }
 
@@ -296,15 +345,23 @@ class Session : public std::enable_shared_from_this<Session> {
     rt_.host.count("received");
     auto parsed = hl7::parse(body, rt_.limits());
     if (!parsed) {
+      // Resending the same bytes will not help: AE, or CR in enhanced mode
+      // (MSH-15/16 read leniently, since the codec could not read the header).
+      const AckMode mode = AckMode::lenient(body);
       const bool has_msh = skipBom(body).substr(0, 3) == "MSH";
-      Refusal r{hl7::AckCode::ApplicationError,
+      Refusal r{mode.enhanced ? hl7::AckCode::CommitReject : hl7::AckCode::ApplicationError,
                 has_msh ? hl7::ErrorCondition::DataTypeError : hl7::ErrorCondition::SegmentSequenceError,
                 "message not accepted: " + parsed.error().message};
       const std::string id = lenientControlId(body);
       rt_.host.warn("MLLP: unreadable message" + (id.empty() ? std::string() : " " + id) + " from " + remote_ +
-                    ": AE (" + printable(parsed.error().message) + ")");
-      rt_.host.count("ack_ae");
-      reply(plainAck(rt_, r, id));
+                    ": " + std::string(hl7::ackCodeText(r.code)) + sentOrNot(mode, false) + " (" +
+                    printable(parsed.error().message) + ")");
+      countAck(r.code, mode, false);
+      if (mode.answers(false)) {
+        reply(plainAck(rt_, r, id));
+      } else {
+        readNext();
+      }
       return;
     }
     auto msg = std::make_shared<const hl7::Message>(std::move(*parsed));
@@ -323,51 +380,100 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool accepted = rt_.host.submit(rec, [self, msg](cb::sdk::SubmitResult result, std::string_view message_id,
                                                            std::string_view reason) {
       // On a host thread: build the answer here, write it on ours.
-      std::string ack = self->answer(*msg, result, message_id, reason);
-      asio::post(self->rt_.io, [self, ack = std::move(ack)]() mutable { self->reply(std::move(ack)); });
+      auto ack = self->answer(*msg, result, message_id, reason);
+      asio::post(self->rt_.io, [self, ack = std::move(ack)]() mutable { self->replyOrNext(std::move(ack)); });
       self->rt_.awaitEnd();
     });
     if (!accepted) {
       rt_.awaitEnd();
-      reply(answer(*msg, cb::sdk::SubmitResult::Unavailable, {}, "carebridged is not accepting records now"));
+      replyOrNext(answer(*msg, cb::sdk::SubmitResult::Unavailable, {}, "carebridged is not accepting records now"));
     }
   }
 
-  std::string answer(const hl7::Message& msg, cb::sdk::SubmitResult result, std::string_view message_id,
-                     std::string_view reason) {
+  // The answer to a message the daemon has answered, or nothing when the
+  // sender's MSH-15 asked for no commit ACK in this case (HL7 v2.5 2.9.3).
+  // Original mode: AA stored (or stored earlier), AR refused or not stored.
+  // Enhanced mode: CA stored, CR refused for good, CE not stored now (resend).
+  std::optional<std::string> answer(const hl7::Message& msg, cb::sdk::SubmitResult result, std::string_view message_id,
+                                    std::string_view reason) {
     const std::string control_id = msg.controlId();
+    const AckMode mode = AckMode::of(msg);
+    std::optional<Refusal> refusal;
+    bool success = false;
     switch (result) {
       case cb::sdk::SubmitResult::Stored:
       case cb::sdk::SubmitResult::Duplicate:
-        rt_.host.debug("MLLP: message " + control_id + " " +
-                       (result == cb::sdk::SubmitResult::Stored ? "stored" : "already stored") + " as " +
-                       std::string(message_id) + ": AA");
-        rt_.host.count(result == cb::sdk::SubmitResult::Stored ? "ack_aa" : "ack_aa_duplicate");
-        return ackFor(rt_, msg, std::nullopt);
+        success = true;
+        break;
       case cb::sdk::SubmitResult::Refused:
-        rt_.host.warn("MLLP: message " + control_id + " refused: AR (" + printable(reason) + ")");
-        rt_.host.count("ack_ar");
-        return ackFor(rt_, msg, Refusal{hl7::AckCode::ApplicationReject, hl7::ErrorCondition::ApplicationInternalError,
-                                        "not accepted: " + std::string(reason)});
+        refusal = Refusal{mode.enhanced ? hl7::AckCode::CommitReject : hl7::AckCode::ApplicationReject,
+                          hl7::ErrorCondition::ApplicationInternalError, "not accepted: " + std::string(reason)};
+        break;
       case cb::sdk::SubmitResult::Unavailable:
+        refusal = Refusal{mode.enhanced ? hl7::AckCode::CommitError : hl7::AckCode::ApplicationReject,
+                          hl7::ErrorCondition::ApplicationInternalError,
+                          "not stored, resend later: " + std::string(reason)};
         break;
     }
-    rt_.host.warn("MLLP: message " + control_id + " not stored: AR (" + printable(reason) + ")");
-    rt_.host.count("ack_ar");
-    return ackFor(rt_, msg, Refusal{hl7::AckCode::ApplicationReject, hl7::ErrorCondition::ApplicationInternalError,
-                                    "not stored, resend later: " + std::string(reason)});
+    if (success) {
+      const auto code = mode.enhanced ? hl7::AckCode::CommitAccept : hl7::AckCode::ApplicationAccept;
+      rt_.host.debug("MLLP: message " + control_id + " " +
+                     (result == cb::sdk::SubmitResult::Stored ? "stored" : "already stored") + " as " +
+                     std::string(message_id) + ": " + std::string(hl7::ackCodeText(code)) + sentOrNot(mode, true));
+      countAck(code, mode, true, result == cb::sdk::SubmitResult::Duplicate);
+    } else {
+      rt_.host.warn("MLLP: message " + control_id +
+                    (result == cb::sdk::SubmitResult::Refused ? " refused: " : " not stored: ") +
+                    std::string(hl7::ackCodeText(refusal->code)) + sentOrNot(mode, false) + " (" + printable(reason) +
+                    ")");
+      countAck(refusal->code, mode, false);
+    }
+    if (!mode.answers(success)) return std::nullopt;
+    return ackFor(rt_, msg, refusal);
   }
 
-  // A frame over max_message_bytes: answered from its MSH alone.
+  // A frame over max_message_bytes: answered from its MSH alone, AR (CR in
+  // enhanced mode): the same bytes will never fit.
   void refuseOversize(const std::string& head) {
     const std::string limit = std::to_string(rt_.settings.max_message_bytes);
-    Refusal r{hl7::AckCode::ApplicationReject, hl7::ErrorCondition::ApplicationInternalError,
-              "message larger than the " + limit + " bytes this interface accepts"};
     const std::string_view msh = skipBom(head).substr(0, skipBom(head).find_first_of("\r\n"));
-    rt_.host.warn("MLLP: message from " + remote_ + " larger than max_message_bytes (" + limit + "): AR");
-    rt_.host.count("ack_ar");
     auto parsed = hl7::parse(msh, rt_.limits());
+    const AckMode mode = parsed ? AckMode::of(*parsed) : AckMode::lenient(head);
+    Refusal r{mode.enhanced ? hl7::AckCode::CommitReject : hl7::AckCode::ApplicationReject,
+              hl7::ErrorCondition::ApplicationInternalError,
+              "message larger than the " + limit + " bytes this interface accepts"};
+    rt_.host.warn("MLLP: message from " + remote_ + " larger than max_message_bytes (" + limit +
+                  "): " + std::string(hl7::ackCodeText(r.code)) + sentOrNot(mode, false));
+    countAck(r.code, mode, false);
+    if (!mode.answers(false)) {
+      readNext();
+      return;
+    }
     reply(parsed ? ackFor(rt_, *parsed, r) : plainAck(rt_, r, lenientControlId(head)));
+  }
+
+  static std::string sentOrNot(const AckMode& mode, bool success) {
+    return mode.answers(success) ? std::string() : " not sent (MSH-15 " + mode.accept + ")";
+  }
+
+  // Counters ack_aa, ack_ae, ack_ar, ack_ca, ack_ce, ack_cr (ack_aa_duplicate,
+  // ack_ca_duplicate for a resend); ack_withheld when MSH-15 asked for none.
+  void countAck(hl7::AckCode code, const AckMode& mode, bool success, bool duplicate = false) {
+    if (!mode.answers(success)) {
+      rt_.host.count("ack_withheld");
+      return;
+    }
+    std::string name = "ack_" + std::string(hl7::ackCodeText(code));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    rt_.host.count(duplicate ? name + "_duplicate" : name);
+  }
+
+  void replyOrNext(std::optional<std::string> ack) {
+    if (ack) {
+      reply(std::move(*ack));
+    } else {
+      readNext();
+    }
   }
 
   void reply(std::string ack) {

@@ -28,6 +28,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace fs = std::filesystem;
 using cb::test::FakeStoreEvents;
 using namespace std::chrono_literals;
@@ -36,6 +37,14 @@ std::string adt(const std::string& control_id, const std::string& extra = "") {
   return "MSH|^~\\&|RIO|RPG|CAREBRIDGE|00AF|20240301101500||ADT^A08^ADT_A01|" + control_id +
          "|P|2.5.1\rEVN|A08|20240301101500\rPID|1||RIO123^^^RIO^PI~9990000018^^^NHS^NH||TEST^PERSON^^^MS" + extra +
          "\r";
+}
+
+// The same ADT in enhanced acknowledgment mode (HL7 v2.5 section 2.9.3):
+// MSH-15 accept and MSH-16 application acknowledgment types (table 0155).
+std::string adtEnhanced(const std::string& control_id, const std::string& accept, const std::string& application) {
+  std::string m = adt(control_id);
+  const auto end_of_msh = m.find('\r');
+  return m.insert(end_of_msh, "|||" + accept + "|" + application);
 }
 
 class Hl7v2PluginTest : public ::testing::Test {
@@ -265,6 +274,89 @@ TEST_F(Hl7v2PluginTest, NotStoredNowIsAnsweredArAskingForAResend) {
   const auto s = cb::sim::summariseAck(*ack);
   EXPECT_EQ(s.code, "AR");
   EXPECT_THAT(s.text, HasSubstr("resend later"));
+}
+
+// ---- Enhanced acknowledgment mode (HL7 v2.5 section 2.9.3)
+
+TEST_F(Hl7v2PluginTest, EnhancedModeStoredMessagesGetACommitAcceptAsMsh15Asks) {
+  const auto port = startInbound();
+  cb::sim::MllpSender sender(endpoint(port));
+  // AL: always; SU: on success. Both answered CA once stored.
+  for (const char* accept : {"AL", "SU"}) {
+    const std::string id = std::string("ENH-OK-") + accept;
+    auto ack = sender.send(adtEnhanced(id, accept, "NE"));
+    ASSERT_TRUE(ack) << accept << ": " << sender.lastError();
+    const auto s = cb::sim::summariseAck(*ack);
+    EXPECT_EQ(s.code, "CA") << accept;
+    EXPECT_EQ(s.control_id, id);
+    EXPECT_THAT(*ack, Not(HasSubstr("ERR|")));
+  }
+  // ER: only on error; NE: never. Stored all the same, and no ACK comes.
+  for (const char* accept : {"ER", "NE"}) {
+    cb::sim::MllpSender quiet(endpoint(port));
+    EXPECT_FALSE(quiet.send(adtEnhanced(std::string("ENH-OK-") + accept, accept, "NE"), 1s)) << accept;
+  }
+  ASSERT_TRUE(events.waitReceived(4, 5s));
+  // MSH-16 valued alone is enhanced mode too; an empty MSH-15 is answered as AL.
+  auto ack = sender.send(adtEnhanced("ENH-APP-ONLY", "", "AL"));
+  ASSERT_TRUE(ack) << sender.lastError();
+  EXPECT_EQ(cb::sim::summariseAck(*ack).code, "CA");
+  // No application ACK follows a commit ACK: the next answer on this
+  // connection is for the next message.
+  ack = sender.send(adt("ORIGINAL-AFTER"));
+  ASSERT_TRUE(ack) << sender.lastError();
+  EXPECT_EQ(cb::sim::summariseAck(*ack).code, "AA");
+  EXPECT_EQ(cb::sim::summariseAck(*ack).control_id, "ORIGINAL-AFTER");
+}
+
+TEST_F(Hl7v2PluginTest, EnhancedModeAWithheldAckLeavesTheConnectionReadingTheNextMessage) {
+  const auto port = startInbound();
+  cb::sim::MllpSender sender(endpoint(port));
+  // NE: nothing is sent back, and the session goes on to the next frame.
+  ASSERT_TRUE(sender.sendRaw(cb::mllp::frame(adtEnhanced("ENH-NE-1", "NE", "NE"))));
+  auto ack = sender.send(adtEnhanced("ENH-AL-2", "AL", "NE"));
+  ASSERT_TRUE(ack) << sender.lastError();
+  const auto s = cb::sim::summariseAck(*ack);
+  EXPECT_EQ(s.code, "CA");
+  EXPECT_EQ(s.control_id, "ENH-AL-2");
+  ASSERT_TRUE(events.waitReceived(2, 5s));
+}
+
+TEST_F(Hl7v2PluginTest, EnhancedModeNotStoredNowIsACommitErrorUnlessMsh15SaysOtherwise) {
+  events.setMode(FakeStoreEvents::Mode::Unavailable, "carebridged is busy; retry later");
+  const auto port = startInbound();
+  for (const char* accept : {"AL", "ER"}) {
+    cb::sim::MllpSender sender(endpoint(port));
+    auto ack = sender.send(adtEnhanced(std::string("ENH-CE-") + accept, accept, "NE"));
+    ASSERT_TRUE(ack) << accept << ": " << sender.lastError();
+    const auto s = cb::sim::summariseAck(*ack);
+    EXPECT_EQ(s.code, "CE") << accept;
+    EXPECT_THAT(s.text, HasSubstr("resend later"));
+  }
+  for (const char* accept : {"SU", "NE"}) {
+    cb::sim::MllpSender sender(endpoint(port));
+    EXPECT_FALSE(sender.send(adtEnhanced(std::string("ENH-CE-") + accept, accept, "NE"), 1s)) << accept;
+  }
+}
+
+TEST_F(Hl7v2PluginTest, EnhancedModeRefusalsAreCommitRejects) {
+  events.setMode(FakeStoreEvents::Mode::Refuse, "record larger than 10 bytes");
+  const auto port = startInbound();
+  cb::sim::MllpSender sender(endpoint(port));
+  auto ack = sender.send(adtEnhanced("ENH-CR", "ER", "NE"));
+  ASSERT_TRUE(ack) << sender.lastError();
+  auto s = cb::sim::summariseAck(*ack);
+  EXPECT_EQ(s.code, "CR");
+  EXPECT_EQ(s.control_id, "ENH-CR");
+  EXPECT_THAT(s.text, HasSubstr("record larger than 10 bytes"));
+
+  // A header the codec cannot read (no MSH-12) still says which mode it wants.
+  ack = sender.send("MSH|^~\\&|RIO|RPG|CB|X|20240301||ADT^A08|ENH-BROKEN|P||||AL|NE\rPID|1\r");
+  ASSERT_TRUE(ack) << sender.lastError();
+  s = cb::sim::summariseAck(*ack);
+  EXPECT_EQ(s.code, "CR");
+  EXPECT_EQ(s.control_id, "ENH-BROKEN");
+  EXPECT_THAT(s.text, HasSubstr("MSH-12"));
 }
 
 TEST_F(Hl7v2PluginTest, AMessageOverMaxMessageBytesIsAnsweredArFromItsHeader) {
@@ -595,6 +687,23 @@ std::vector<std::string> referenceFiles() {
   return names;
 }
 
+// MSH-15 and MSH-16 of a reference file, read plainly (they are simple codes).
+std::pair<std::string, std::string> msh15And16(const std::string& bytes) {
+  std::size_t start = bytes.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // a UTF-8 BOM, then blank lines
+  while (start < bytes.size() && (bytes[start] == '\r' || bytes[start] == '\n')) ++start;
+  const std::string msh = bytes.substr(start, bytes.find_first_of("\r\n", start) - start);
+  std::vector<std::string> fields;
+  std::size_t from = 0;
+  for (;;) {
+    const auto at = msh.find(msh.size() > 3 ? msh[3] : '|', from);  // MSH-1, the field separator
+    fields.push_back(msh.substr(from, at == std::string::npos ? std::string::npos : at - from));
+    if (at == std::string::npos) break;
+    from = at + 1;
+  }
+  auto field = [&](std::size_t n) { return n - 1 < fields.size() ? fields[n - 1] : std::string(); };
+  return {field(15), field(16)};
+}
+
 TEST_F(Hl7v2PluginTest, EveryReferenceFileIsAnsweredWithTheRightAckCode) {
   const auto files = referenceFiles();
   ASSERT_FALSE(files.empty()) << "no files in " << cb::test::referenceDir() / "hl7v2";
@@ -606,15 +715,31 @@ TEST_F(Hl7v2PluginTest, EveryReferenceFileIsAnsweredWithTheRightAckCode) {
     auto it = referenceControlIds().find(name);
     ASSERT_NE(it, referenceControlIds().end()) << name << " is new: classify it here and in the codec's reference test";
     const std::string bytes = cb::test::readFile(cb::test::referenceDir() / "hl7v2" / name);
+    // Some of the third-party files ask for enhanced mode (HL7 v2.5 section
+    // 2.9.3): their MSH-15 decides whether a commit ACK comes at all.
+    const auto [accept, application] = msh15And16(bytes);
+    const bool enhanced = !accept.empty() || !application.empty();
+    const bool ok = !it->second.empty();
+    const bool answered = !enhanced || accept == "AL" || accept.empty() || (ok ? accept == "SU" : accept == "ER");
+    if (!answered) {
+      cb::sim::MllpSender quiet(endpoint(port));
+      EXPECT_FALSE(quiet.send(bytes, 1s)) << "MSH-15 " << accept << " asks for no commit ACK here";
+      if (ok) {
+        ++accepted;
+        ASSERT_TRUE(events.waitReceived(accepted, 5s));
+        EXPECT_EQ(events.received().back().sender_message_id, it->second);
+      }
+      continue;
+    }
     auto ack = sender.send(bytes);
     ASSERT_TRUE(ack) << sender.lastError();
     const auto s = cb::sim::summariseAck(*ack);
-    if (it->second.empty()) {
-      EXPECT_EQ(s.code, "AE");
+    if (!ok) {
+      EXPECT_EQ(s.code, enhanced ? "CR" : "AE");
       EXPECT_THAT(*ack, HasSubstr("ERR|"));
       continue;
     }
-    EXPECT_EQ(s.code, "AA") << s.text;
+    EXPECT_EQ(s.code, enhanced ? "CA" : "AA") << s.text;
     EXPECT_EQ(s.control_id, it->second);
     ++accepted;
     const auto got = events.received();
