@@ -122,6 +122,19 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   auto writer = Connection::open(options.path, copts);
   if (!writer) return writer.error();
   s->writer_ = std::move(*writer);
+  // The writer wraps each operation of a group commit in a SAVEPOINT
+  // (runBatch). SQLite keeps a savepoint's undo records (the original of
+  // every page the operation changes, 8 KiB each) in a sub-journal that
+  // spills to a temporary file in /var/tmp once it passes 64 KiB
+  // (https://sqlite.org/tempfiles.html, "Subjournal Files"). An operation
+  // changes a dozen or more index pages, so every commit wrote and then
+  // deleted a temporary file about eight times the size of its WAL frames.
+  // With temp_store=MEMORY the sub-journal stays in memory
+  // (https://sqlite.org/pragma.html#pragma_temp_store); it is truncated at
+  // each RELEASE, so it holds one operation's pages at most. Only the writer
+  // does this: a reader's large sorts may still spill to disk. Durability is
+  // unchanged: the sub-journal only serves ROLLBACK TO, never recovery.
+  if (auto t = s->writer_->exec("PRAGMA temp_store=MEMORY"); !t) return t.error();
   if (auto m = migrate(*s->writer_); !m) return m.error();
   auto reader = Connection::open(options.path, copts);
   if (!reader) return reader.error();
