@@ -178,6 +178,47 @@ TEST_F(StoreTest, AFailedOperationRollsBackAloneAndLeavesNoAuditEntry) {
   (void)m;
 }
 
+TEST_F(StoreTest, OperationsRunAgainAfterAFailureInTheirBatchReportOnce) {
+  // The writer runs a batch without savepoints first; when one operation
+  // fails, it rolls back and runs the batch again with a savepoint each.
+  // The operations that ran twice must report (and write) once.
+  std::vector<std::int64_t> seqs;
+  for (int i = 0; i < 20; ++i) seqs.push_back(submit(message("r-" + std::to_string(i)))->seq);
+  const auto before = *store->auditSize();
+  // Hold the writer until every operation is queued, so they share a batch.
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  store->transact([released](cb::store::Connection&, cb::store::AuditAppender&) -> cb::Status {
+    released.wait();
+    return {};
+  }, [](cb::Status) {});
+  std::vector<std::future<cb::Result<std::vector<cb::store::DeliveryInfo>>>> routed;
+  std::promise<cb::Result<std::vector<cb::store::DeliveryInfo>>> bad;
+  for (std::size_t i = 0; i < seqs.size(); ++i) {
+    auto p = std::make_shared<std::promise<cb::Result<std::vector<cb::store::DeliveryInfo>>>>();
+    routed.push_back(p->get_future());
+    std::vector<cb::store::NewDelivery> ds;
+    for (const char* d : {"out-b", "out-c"}) {
+      ds.push_back({d, "r1", "application/xml", "SafeguardingConcern", std::nullopt, DeliveryState::Queued});
+    }
+    cb::audit::AuditEvent e;
+    e.action = "record.routed";
+    store->route(seqs[i], std::move(ds), {e}, [p](auto r) { p->set_value(std::move(r)); });
+    if (i == 10) store->route(999999, {}, {e}, [&bad](auto r) { bad.set_value(std::move(r)); });
+  }
+  release.set_value();
+  for (auto& f : routed) {
+    auto r = f.get();
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->size(), 2u);
+  }
+  EXPECT_FALSE(bad.get_future().get());
+  EXPECT_EQ(*store->auditSize(), before + 20);
+  cb::store::DeliveryFilter all;
+  all.limit = 1000;
+  EXPECT_EQ(store->deliveries(all)->size(), 40u);
+}
+
 TEST_F(StoreTest, AuditLogIsAMerkleTreeThatSurvivesReopening) {
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(submit(message("s-" + std::to_string(i))));
   store.reset();

@@ -201,46 +201,73 @@ void Store::writerLoop() {
 void Store::runBatch(std::vector<Op>& batch) {
   static auto logger = log::get("store");
   std::vector<Status> results(batch.size());
-  Status commit;
-  if (auto s = writer_->exec("BEGIN IMMEDIATE"); !s) {
-    commit = s;
-  } else {
-    AuditAppender appender(*writer_);
-    commit = appender.begin();
-    if (commit) {
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        const auto mark = appender.mark();
-        // Prepared once and cached: a savepoint per operation is the price
-        // of letting one failing operation roll back alone.
-        const auto cached = [this](const char* sql) -> Status {
-          auto st = writer_->prepare(sql);
-          if (!st) return st.error();
-          return (*st)->run();
-        };
-        if (auto sp = cached("SAVEPOINT op"); !sp) {
-          results[i] = sp;
-          continue;
-        }
-        results[i] = batch[i].apply(*writer_, appender);
-        if (results[i]) results[i] = cached("RELEASE op");
-        if (!results[i]) {
-          (void)writer_->exec("ROLLBACK TO op; RELEASE op");
-          appender.rollbackTo(mark);
-        }
-      }
-      commit = appender.finish();
-    }
-    if (commit) commit = writer_->exec("COMMIT");
-    if (!commit) {
-      (void)writer_->exec("ROLLBACK");
-      // Fail closed: nothing in this batch happened, so nothing may be
-      // acknowledged or shared on its strength.
-      logger->error("store commit failed, {} operations not recorded: {}", batch.size(), commit.error().message);
-    }
+  // First without savepoints: a SAVEPOINT makes SQLite copy the original of
+  // every page the operation then changes into a sub-journal
+  // (https://sqlite.org/tempfiles.html, "Subjournal Files"), a dozen or so
+  // 8 KiB pages per operation, only ever read by ROLLBACK TO. Operations
+  // almost never fail, so the whole batch runs as one unit and, if one
+  // does fail, is rolled back and run again with a savepoint per operation,
+  // where the failure rolls back alone. Nothing is reported before COMMIT,
+  // so the first attempt leaves no trace.
+  auto outcome = applyBatch(batch, results, Isolation::WholeBatch);
+  if (outcome.run_isolated) {
+    std::fill(results.begin(), results.end(), Status{});
+    outcome = applyBatch(batch, results, Isolation::PerOperation);
+  }
+  const Status& commit = outcome.commit;
+  if (!commit) {
+    // Fail closed: nothing in this batch happened, so nothing may be
+    // acknowledged or shared on its strength.
+    logger->error("store commit failed, {} operations not recorded: {}", batch.size(), commit.error().message);
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     batch[i].committed(commit ? results[i] : commit);
   }
+}
+
+Store::BatchOutcome Store::applyBatch(std::vector<Op>& batch, std::vector<Status>& results, Isolation isolation) {
+  // Statements prepared once and kept by the connection.
+  const auto run = [this](const char* sql) -> Status {
+    auto st = writer_->prepare(sql);
+    if (!st) return st.error();
+    return (*st)->run();
+  };
+  BatchOutcome out;
+  if (auto s = run("BEGIN IMMEDIATE"); !s) {
+    out.commit = s;
+    return out;
+  }
+  AuditAppender appender(*writer_);
+  Status& commit = out.commit;
+  commit = appender.begin();
+  for (std::size_t i = 0; commit && i < batch.size(); ++i) {
+    if (isolation == Isolation::WholeBatch) {
+      results[i] = batch[i].apply(*writer_, appender);
+      if (!results[i]) {
+        (void)writer_->exec("ROLLBACK");
+        // A lone operation needs no second run: rolling back the batch
+        // rolled back just the operation, and its error is the answer.
+        out.run_isolated = batch.size() > 1;
+        return out;
+      }
+      continue;
+    }
+    const auto mark = appender.mark();
+    if (auto sp = run("SAVEPOINT op"); !sp) {
+      results[i] = sp;
+      continue;
+    }
+    results[i] = batch[i].apply(*writer_, appender);
+    if (results[i]) results[i] = run("RELEASE op");
+    if (!results[i]) {
+      (void)writer_->exec("ROLLBACK TO op; RELEASE op");
+      appender.rollbackTo(mark);
+    }
+  }
+  if (commit) commit = appender.finish();
+  if (commit) commit = run("COMMIT");
+  if (!commit) (void)writer_->exec("ROLLBACK");
+  return out;
 }
 
 void Store::flush() {
@@ -331,6 +358,7 @@ void Store::route(std::int64_t message_seq, RoutedAs as, std::vector<NewDelivery
       std::move(deliveries), std::move(events));
   Op op;
   op.apply = [message_seq, shared, created, as = std::move(as)](Connection& db, AuditAppender& audit) -> Status {
+    created->clear();  // a second run (see Op) reports afresh
     const std::int64_t now = nowMs();
     auto up = db.prepare("UPDATE messages SET state = 'routed', updated_at = ? WHERE seq = ? AND state = 'received'");
     if (!up) return up.error();
@@ -470,6 +498,7 @@ void Store::moveDeliveries(std::vector<std::int64_t> delivery_seqs, DeliveryStat
   Op op;
   op.apply = [seqs = std::move(delivery_seqs), from, to, action, who = std::move(who), reason = std::move(reason),
               moved](Connection& db, AuditAppender& audit) -> Status {
+    moved->clear();  // a second run (see Op) reports afresh
     const std::int64_t now = nowMs();
     for (auto seq : seqs) {
       // Attempts start again from nothing: a replayed or released delivery
@@ -760,7 +789,9 @@ bool Store::changedElsewhere() {
   Op op;
   op.apply = [this, changed](Connection& db, AuditAppender&) -> Status {
     const std::int64_t v = db.dataVersion();
-    *changed = v != last_data_version_;
+    // "||": on a second run of the batch (see Op) the first has already
+    // taken the new version.
+    *changed = *changed || v != last_data_version_;
     last_data_version_ = v;
     return {};
   };

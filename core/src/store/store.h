@@ -313,6 +313,8 @@ class Store {
   /// thread, like every built-in write: its SQL and the audit entries it
   /// appends commit together or not at all. For components that keep their
   /// own state in the store (queries' export cursors, payload retention).
+  /// `apply` may run twice (if another operation of its batch fails, the
+  /// batch runs again), so it must set what it reports, not add to it.
   /// `done` runs on the writer thread after the commit.
   void transact(std::function<Status(Connection&, AuditAppender&)> apply, std::function<void(Status)> done);
   Status transactSync(std::function<Status(Connection&, AuditAppender&)> apply);
@@ -327,7 +329,10 @@ class Store {
  private:
   struct Op {
     // Runs inside the batch transaction; returning an error rolls back only
-    // this operation (a savepoint), others in the batch still commit.
+    // this operation, others in the batch still commit. It may run twice:
+    // when another operation of the batch fails, the batch is rolled back
+    // and run again with a savepoint per operation (runBatch). So it sets
+    // what it reports afresh on each run rather than adding to it.
     std::function<Status(Connection&, AuditAppender&)> apply;
     // Called after COMMIT with the op's own status (or the commit's failure).
     std::function<void(Status)> committed;
@@ -342,6 +347,15 @@ class Store {
                       std::function<void(Result<std::vector<DeliveryInfo>>)> done);
   void writerLoop();
   void runBatch(std::vector<Op>& batch);
+  enum class Isolation { WholeBatch, PerOperation };
+  struct BatchOutcome {
+    Status commit;              ///< the transaction's own status
+    bool run_isolated = false;  ///< rolled back: run again with Isolation::PerOperation
+  };
+  // Runs the batch as one transaction. WholeBatch rolls everything back at
+  // the first failing operation (of several) and asks for an isolated run;
+  // PerOperation gives each operation a savepoint, so a failure rolls back alone.
+  BatchOutcome applyBatch(std::vector<Op>& batch, std::vector<Status>& results, Isolation isolation);
 
   StoreOptions options_;
   std::unique_ptr<Connection> writer_;
