@@ -84,7 +84,7 @@ class SyslogPublisher final : public CheckpointPublisher {
 /// Signs, stores and publishes checkpoints of the store's audit log.
 /// Call tick() from one thread (the daemon's timer); it blocks for one store
 /// commit when it signs, so never call it from a store completion callback
-/// (those run on the store's writer thread, which it waits for).
+/// (those run on the store's completion thread, which it waits for).
 /// Thread-safe nonetheless (an internal mutex).
 class Checkpointer {
  public:

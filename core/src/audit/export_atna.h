@@ -66,7 +66,7 @@ struct AtnaSyslogOptions {
 
 /// Sends the audit trail to one collector, in order, from a durable cursor.
 /// Thread-safe: tick() calls are serialised. Must not run on the store's
-/// writer thread (it waits for its cursor updates to commit).
+/// completion thread (it waits for its cursor updates to commit).
 class AtnaSyslogExporter {
  public:
   /// From [audit] syslog_collector etc.; an error if no collector is set

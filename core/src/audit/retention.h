@@ -52,7 +52,7 @@ struct PurgeResult {
 /// messages, each one store transaction with its `record.purged` entry naming
 /// `who`. Safe to run while the daemon runs (the CLI) and repeatedly (the
 /// daemon, e.g. hourly): already purged payloads are skipped. Must not run on
-/// the store's writer thread (it waits for its own transactions).
+/// the store's completion thread (it waits for its own transactions).
 Result<PurgeResult> purgePayloads(store::Store& store, const RetentionPolicy& policy, std::int64_t now_ms,
                                   const Actor& who, std::size_t batch = 200);
 

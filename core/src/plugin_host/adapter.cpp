@@ -129,7 +129,7 @@ int32_t hostSubmit(cb_host_instance* h, const cb_inbound_record* rec, cb_submit_
     s.payload = std::string(view(rec->payload));
     auto self = a.shared_from_this();
     in.events.submit(a, std::move(s), [self, done, user](SubmitReply reply) {
-      // Never call plugin code on the store's writer thread: post to I/O.
+      // Never call plugin code on the store's completion thread: post to I/O.
       auto& internals = self->internals();
       asio::post(internals.io, [self, done, user, reply = std::move(reply)] {
         try {

@@ -140,6 +140,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (!reader) return reader.error();
   s->reader_ = std::move(*reader);
   s->last_data_version_ = s->writer_->dataVersion();
+  s->completion_thread_ = std::thread([raw = s.get()] { raw->completionLoop(); });
   s->writer_thread_ = std::thread([raw = s.get()] { raw->writerLoop(); });
   return s;
 }
@@ -151,6 +152,14 @@ Store::~Store() {
   }
   wake_.notify_all();
   if (writer_thread_.joinable()) writer_thread_.join();
+  // The writer has handed over its last batch; the completion thread runs
+  // what is left and stops.
+  {
+    std::lock_guard lock(mutex_);
+    completions_stopping_ = true;
+  }
+  completions_ready_.notify_all();
+  if (completion_thread_.joinable()) completion_thread_.join();
 }
 
 void Store::enqueue(Op op) {
@@ -189,16 +198,36 @@ void Store::writerLoop() {
       }
       in_progress_ = batch.size();
     }
-    runBatch(batch);
+    auto done = runBatch(batch);
     {
       std::lock_guard lock(mutex_);
       in_progress_ = 0;
+      completions_.push_back(std::move(done));
     }
+    completions_ready_.notify_one();
+  }
+}
+
+void Store::completionLoop() {
+  std::deque<std::vector<Completion>> ready;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    completions_ready_.wait(lock, [this] { return completions_stopping_ || !completions_.empty(); });
+    if (completions_.empty()) return;  // stopping, and nothing left to report
+    ready.swap(completions_);
+    completions_running_ = true;
+    lock.unlock();
+    for (auto& batch : ready) {
+      for (auto& [committed, status] : batch) committed(std::move(status));
+    }
+    ready.clear();
+    lock.lock();
+    completions_running_ = false;
     drained_.notify_all();
   }
 }
 
-void Store::runBatch(std::vector<Op>& batch) {
+std::vector<Store::Completion> Store::runBatch(std::vector<Op>& batch) {
   static auto logger = log::get("store");
   std::vector<Status> results(batch.size());
   // First without savepoints: a SAVEPOINT makes SQLite copy the original of
@@ -220,9 +249,12 @@ void Store::runBatch(std::vector<Op>& batch) {
     // acknowledged or shared on its strength.
     logger->error("store commit failed, {} operations not recorded: {}", batch.size(), commit.error().message);
   }
+  std::vector<Completion> done;
+  done.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    batch[i].committed(commit ? results[i] : commit);
+    done.emplace_back(std::move(batch[i].committed), commit ? std::move(results[i]) : commit);
   }
+  return done;
 }
 
 Store::BatchOutcome Store::applyBatch(std::vector<Op>& batch, std::vector<Status>& results, Isolation isolation) {
@@ -272,7 +304,9 @@ Store::BatchOutcome Store::applyBatch(std::vector<Op>& batch, std::vector<Status
 
 void Store::flush() {
   std::unique_lock lock(mutex_);
-  drained_.wait(lock, [this] { return queue_.empty() && in_progress_ == 0; });
+  drained_.wait(lock, [this] {
+    return queue_.empty() && in_progress_ == 0 && completions_.empty() && !completions_running_;
+  });
 }
 
 void Store::submit(NewMessage m, std::function<void(Result<SubmitOutcome>)> done) {
