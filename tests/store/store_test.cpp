@@ -302,3 +302,50 @@ TEST_F(StoreTest, ANewerSchemaIsRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// Writes `count` 4 KB records, then waits (up to 20 s) for the database file
+// itself to pass `bytes`: pages reach it only through a WAL checkpoint.
+bool checkpointsReachTheDatabase(const cb::store::StoreOptions& options, int count, std::uintmax_t bytes) {
+  auto s = Store::open(options);
+  EXPECT_TRUE(s) << s.error().message;
+  if (!s) return false;
+  for (int i = 0; i < count; ++i) {
+    cb::store::NewMessage m;
+    m.source = "in-a";
+    m.sender_message_id = "ckpt-" + std::to_string(i);
+    m.content_type = "application/xml";
+    m.payload = std::string(4096, static_cast<char>('a' + i % 26));
+    auto r = wait<cb::Result<cb::store::SubmitOutcome>>(
+        [&](auto done) { (*s)->submit(std::move(m), std::move(done)); });
+    EXPECT_TRUE(r) << r.error().message;
+  }
+  for (int i = 0; i < 200 && std::filesystem::file_size(options.path) < bytes; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return std::filesystem::file_size(options.path) >= bytes;
+}
+
+}  // namespace
+
+// The writer's commits never run a checkpoint themselves below the stall
+// limit: a thread of the store's own copies the WAL into the database.
+TEST(StoreCheckpoints, ABackgroundThreadCopiesTheWalIntoTheDatabase) {
+  cb::test::TempDir dir;
+  cb::store::StoreOptions o;
+  o.path = dir / "cb.db";
+  o.checkpoint_pages = 32;
+  o.checkpoint_stall_pages = 1 << 30;  // the writer never checkpoints
+  EXPECT_TRUE(checkpointsReachTheDatabase(o, 300, 1u << 20));
+}
+
+// Should the background thread fall behind, the writer bounds the WAL itself.
+TEST(StoreCheckpoints, TheWriterCheckpointsAtTheStallLimit) {
+  cb::test::TempDir dir;
+  cb::store::StoreOptions o;
+  o.path = dir / "cb.db";
+  o.checkpoint_pages = 1 << 30;  // the background thread is never woken
+  o.checkpoint_stall_pages = 64;
+  EXPECT_TRUE(checkpointsReachTheDatabase(o, 300, 1u << 20));
+}

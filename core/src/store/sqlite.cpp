@@ -30,9 +30,11 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem::path
     // writer reread index pages it has just written. 16 MiB keeps the hot
     // right-hand edges of every index in memory.
     pragmas += "PRAGMA cache_size=-16384;";
-    // Checkpoint the WAL back into the database every 8192 pages (32 MiB)
+    // Checkpoint the WAL back into the database every 8192 pages (64 MiB)
     // rather than every 1000: a page rewritten by many commits in between
-    // (the right-hand edges of the indexes) is then copied back once.
+    // (the right-hand edges of the indexes) is then copied back once. The
+    // daemon's writer replaces this with a background checkpointer
+    // (Store::open); the CLI's occasional writes keep it.
     pragmas += "PRAGMA wal_autocheckpoint=8192;";
   }
   if (auto s = c->exec(pragmas); !s) return fail(path.string() + ": " + s.error().message);

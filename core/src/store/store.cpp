@@ -8,6 +8,8 @@
 #include "store/schema.h"
 #include "store/sqlite.h"
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <future>
 #include <stdexcept>
@@ -139,6 +141,19 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   auto reader = Connection::open(options.path, copts);
   if (!reader) return reader.error();
   s->reader_ = std::move(*reader);
+  // SQLite checkpoints a WAL in the committing connection, after its commit
+  // (wal_autocheckpoint), so every few thousand commits one batch waited for
+  // tens of MiB to be copied into the database and fsynced: the long tail of
+  // the pipeline's latency. The writer's WAL hook replaces that
+  // (https://sqlite.org/c3ref/wal_hook.html) and wakes a thread that runs
+  // PASSIVE checkpoints on its own connection, beside the writer's commits
+  // (https://sqlite.org/c3ref/wal_checkpoint_v2.html). SQLite rewinds the
+  // WAL at the first write after a checkpoint has copied all of it.
+  auto checkpointer = Connection::open(options.path, copts);
+  if (!checkpointer) return checkpointer.error();
+  s->checkpointer_ = std::move(*checkpointer);
+  sqlite3_wal_hook(s->writer_->native(), &Store::walHook, s.get());
+  s->checkpoint_thread_ = std::thread([raw = s.get()] { raw->checkpointLoop(); });
   s->last_data_version_ = s->writer_->dataVersion();
   s->completion_thread_ = std::thread([raw = s.get()] { raw->completionLoop(); });
   s->writer_thread_ = std::thread([raw = s.get()] { raw->writerLoop(); });
@@ -160,6 +175,47 @@ Store::~Store() {
   }
   completions_ready_.notify_all();
   if (completion_thread_.joinable()) completion_thread_.join();
+  {
+    std::lock_guard lock(checkpoint_mutex_);
+    checkpoint_stopping_ = true;
+  }
+  checkpoint_wake_.notify_all();
+  if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+}
+
+int Store::walHook(void* self, sqlite3* db, const char* /*name*/, int pages) {
+  auto* store = static_cast<Store*>(self);
+  if (pages >= store->options_.checkpoint_stall_pages) {
+    // The background thread has fallen behind (or a reader holds an old
+    // snapshot): bound the WAL here, as SQLite's own autocheckpoint would.
+    sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return SQLITE_OK;
+  }
+  if (pages >= store->options_.checkpoint_pages) {
+    {
+      std::lock_guard lock(store->checkpoint_mutex_);
+      store->wal_pages_ = pages;
+    }
+    store->checkpoint_wake_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void Store::checkpointLoop() {
+  std::unique_lock lock(checkpoint_mutex_);
+  for (;;) {
+    checkpoint_wake_.wait(lock, [this] { return checkpoint_stopping_ || wal_pages_ >= options_.checkpoint_pages; });
+    if (checkpoint_stopping_) return;
+    wal_pages_ = 0;
+    lock.unlock();
+    // PASSIVE copies what no reader still needs and never blocks the writer.
+    // Commits made meanwhile stay in the WAL for the next round: the hook
+    // wakes this thread again while the WAL stays past the threshold.
+    // A failed checkpoint loses nothing (the frames stay in the WAL, which
+    // the writer's stall limit still bounds); the next wake-up tries again.
+    sqlite3_wal_checkpoint_v2(checkpointer_->native(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    lock.lock();
+  }
 }
 
 void Store::enqueue(Op op) {

@@ -36,6 +36,8 @@
 #include <thread>
 #include <vector>
 
+struct sqlite3;
+
 namespace cb::store {
 
 class Connection;
@@ -118,6 +120,12 @@ struct StoreOptions {
   std::filesystem::path path;
   bool synchronous_full = true;
   std::size_t group_commit_max = 1000;
+  /// WAL pages after which a background thread copies the log back into
+  /// the database (a checkpoint), off the writer's path.
+  int checkpoint_pages = 8192;
+  /// WAL pages at which the writer checkpoints itself (the WAL never grows
+  /// past about this, should the background thread fall behind).
+  int checkpoint_stall_pages = 8 * 8192;
 };
 
 /// A filter for listing deliveries (`carebridge queue list`).
@@ -387,6 +395,18 @@ class Store {
   bool completions_running_ = false;
   bool completions_stopping_ = false;
   std::thread completion_thread_;
+
+  // WAL checkpoints run on a connection and thread of their own (see
+  // checkpointLoop): the writer's commits never wait for one unless the WAL
+  // reaches checkpoint_stall_pages.
+  static int walHook(void* self, ::sqlite3* db, const char* name, int pages);
+  void checkpointLoop();
+  std::unique_ptr<Connection> checkpointer_;
+  std::mutex checkpoint_mutex_;
+  std::condition_variable checkpoint_wake_;
+  int wal_pages_ = 0;  // after the writer's last commit; guarded by checkpoint_mutex_
+  bool checkpoint_stopping_ = false;
+  std::thread checkpoint_thread_;
 };
 
 // ---- Audit log block (issue #5): the stored leaf hashes as a Merkle source.
