@@ -41,7 +41,7 @@ constexpr std::array<Area, 8> kAreas = {{
 }};
 constexpr std::array kStreets = {"Sample Street", "Example Road",   "Specimen Close", "Invented Way",
                                  "Fictional Road", "Sample Gardens", "Example Lane",   "Test Crescent",
-                                 "Model Avenue",   "Placeholder Row", "Demo Terrace",  "Mock Mews"};
+                                 "Model Avenue",   "Invented Row",    "Demo Terrace",  "Mock Mews"};
 constexpr std::array kBuildings = {"Example Court", "Sample House", "Specimen Lodge", "Mill & Granary House"};
 // Inward-code unit letters (the Royal Mail never uses C, I, K, M, O, V there).
 constexpr const char* kUnitLetters = "ABDEFGHJLNPQRSTUWXYZ";

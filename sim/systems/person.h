@@ -1,10 +1,10 @@
 #pragma once
 // Synthetic people for the simulated partner systems. Every person is
 // invented: names from short built-in lists, addresses on made-up streets,
-// phone numbers from Ofcom's drama range (07700 900xxx), and NHS numbers from
-// the 999 range reserved for testing that pass the Modulus 11 check. Person
-// `index` of seed `seed` is the same person in every system, so a record
-// RiO sends and the update Mosaic sends are about the same adult.
+// phone numbers from Ofcom's drama range (07700 900000 to 900999), and NHS
+// numbers from the 999 range reserved for testing that pass the Modulus 11
+// check. Person `index` of seed `seed` is the same person in every system,
+// so a record RiO sends and the update Mosaic sends are about the same adult.
 
 #include <chrono>
 #include <cstdint>
