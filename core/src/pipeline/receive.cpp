@@ -1,5 +1,6 @@
 #include "pipeline/receive.h"
 
+#include "common/ids.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "pipeline/route.h"
@@ -29,24 +30,19 @@ void Receiver::submit(const plugin_host::Adapter& from, plugin_host::InboundSubm
     reply({CB_SUBMIT_UNAVAILABLE, {}, "carebridged is busy; retry later"});
     return;
   }
-  store::NewMessage m;
-  m.source = from.name();
-  m.source_org = from.organisation();
-  m.sender_message_id = std::move(record.sender_message_id);
-  m.content_type = std::move(record.content_type);
-  m.record_type = std::move(record.record_type);
-  m.subject_key = keyer_.key("subject", record.subject);
-  auto payload = std::make_shared<const std::string>(std::move(record.payload));
-  m.payload = *payload;
+  // Routed first, then stored with its routing in one transaction (see
+  // route.h); the sender hears back only once that has committed.
   ReceivedRecord next;
-  next.source = m.source;
-  next.source_org = m.source_org;
-  next.content_type = m.content_type;
-  next.record_type = m.record_type;
-  next.subject_key = m.subject_key;
-  next.payload = payload;
-  store_.submit(std::move(m), [this, reply = std::move(reply), next = std::move(next), &received](
-                                  Result<store::SubmitOutcome> r) mutable {
+  next.message_id = newMessageId();
+  next.source = from.name();
+  next.source_org = from.organisation();
+  next.content_type = std::move(record.content_type);
+  next.record_type = std::move(record.record_type);
+  next.subject_key = keyer_.key("subject", record.subject);
+  next.payload = std::make_shared<const std::string>(std::move(record.payload));
+  Router::Arrival arrival;
+  arrival.sender_message_id = std::move(record.sender_message_id);
+  arrival.stored = [reply = std::move(reply), &received](Result<store::SubmitOutcome> r) {
     if (!r) {
       // Not stored, so not acknowledged: the sender keeps it and retries.
       reply({CB_SUBMIT_UNAVAILABLE, {}, "could not store the record; retry later"});
@@ -58,10 +54,8 @@ void Receiver::submit(const plugin_host::Adapter& from, plugin_host::InboundSubm
     }
     received.inc();
     reply({CB_SUBMIT_STORED, r->message_id, {}});
-    next.seq = r->seq;
-    next.message_id = r->message_id;
-    router_.enqueue(std::move(next));
-  });
+  };
+  router_.admit(std::move(next), std::move(arrival));
 }
 
 void Receiver::tlsRefused(const plugin_host::Adapter& at, const net::TlsRefusal& refusal) {

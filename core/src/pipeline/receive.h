@@ -1,7 +1,9 @@
 #pragma once
-// The receive stage: what an adapter hands in is stored durably, with its
-// receipt audit entry, before the adapter is told it may acknowledge the
-// sender. Then it goes to the route stage.
+// The receive stage: what an adapter hands in goes to the route stage,
+// which stores it durably, with its receipt audit entry and its routing, in
+// one transaction (route.h); only then is the adapter told it may
+// acknowledge the sender. Refusals here (too large, busy, stopping) store
+// nothing and tell the sender why.
 
 #include "pipeline/subject_key.h"
 #include "pipeline/topology.h"

@@ -40,7 +40,7 @@ Status Router::recover() {
       {
         std::lock_guard lock(mutex_);
         bool queued = false;
-        for (const auto& q : queue_) queued = queued || q.seq == m.seq;
+        for (const auto& q : queue_) queued = queued || q.record.seq == m.seq;
         if (queued) continue;
       }
       auto payload = store_.payload(m.seq);
@@ -65,10 +65,12 @@ Status Router::recover() {
   return {};
 }
 
-void Router::enqueue(ReceivedRecord record) {
+void Router::enqueue(ReceivedRecord record) { admit(std::move(record), Arrival{}); }
+
+void Router::admit(ReceivedRecord record, Arrival arrival) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(record));
+    queue_.push_back(Pending{std::move(record), std::move(arrival)});
   }
   wake_.notify_one();
 }
@@ -95,8 +97,18 @@ void Router::stop(std::chrono::milliseconds drain) {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mutex_);
-  running_ = false;
+  std::deque<Pending> left;
+  {
+    std::lock_guard lock(mutex_);
+    running_ = false;
+    // Stored records left here are routed after the next start (they stay
+    // 'received'); records not yet stored were never acknowledged, so
+    // their senders are told to send them again.
+    left.swap(queue_);
+  }
+  for (auto& p : left) {
+    if (p.arrival.stored) p.arrival.stored(fail("carebridged is stopping; the record was not stored"));
+  }
 }
 
 void Router::loop() {
@@ -104,16 +116,17 @@ void Router::loop() {
   for (;;) {
     wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (stopping_) return;
-    ReceivedRecord r = std::move(queue_.front());
+    Pending p = std::move(queue_.front());
     queue_.pop_front();
     ++routing_;
     lock.unlock();
-    process(std::move(r));
+    process(std::move(p));
     lock.lock();
   }
 }
 
-void Router::process(ReceivedRecord r) {
+void Router::process(Pending pending) {
+  const ReceivedRecord& r = pending.record;
   const auto topology = topology_.get();
   auto finished = [this] {
     {
@@ -208,14 +221,51 @@ void Router::process(ReceivedRecord r) {
     logger()->warn("message {} from {}: no route carries its record type; not shared", r.message_id, r.source);
     events.push_back(std::move(untaken));
   }
+  // The row for a record routed before it is stored: what arrived, as the
+  // receive stage described it (translation's findings go in `routed_as`).
+  const auto newMessage = [](const Pending& p) {
+    store::NewMessage m;
+    m.id = p.record.message_id;
+    m.source = p.record.source;
+    m.source_org = p.record.source_org;
+    m.sender_message_id = p.arrival.sender_message_id;
+    m.content_type = p.record.content_type;
+    m.record_type = p.record.record_type;
+    m.subject_key = p.record.subject_key;
+    m.payload = *p.record.payload;
+    return m;
+  };
   if (!quarantine_reason.empty()) {
     auto qe = eventFor(r, audit::action::kQuarantined, audit::outcome::kRefused);
     qe.with("reason", quarantine_reason);
     logger()->warn("message {} quarantined: {}", r.message_id, quarantine_reason);
+    if (pending.arrival.stored) {
+      store_.submitQuarantined(newMessage(pending), quarantine_reason, {std::move(qe)},
+                               [finished, stored = std::move(pending.arrival.stored)](Result<store::SubmitOutcome> s) {
+                                 stored(std::move(s));
+                                 finished();
+                               });
+      return;
+    }
     store_.quarantine(r.seq, quarantine_reason, {std::move(qe)}, [finished, id = r.message_id](Status s) {
       if (!s) logger()->error("message {}: recording the quarantine failed: {}", id, s.error().message);
       finished();
     });
+    return;
+  }
+  if (pending.arrival.stored) {
+    store_.submitRouted(newMessage(pending), std::move(routed_as), std::move(deliveries), std::move(events),
+                        [this, finished, stored = std::move(pending.arrival.stored)](
+                            Result<store::Store::RoutedOutcome> out) {
+                          if (!out) {
+                            // Not stored, so not acknowledged: the sender sends it again.
+                            stored(out.error());
+                          } else {
+                            stored(out->message);
+                            if (!out->deliveries.empty()) scheduler_.add(out->deliveries);
+                          }
+                          finished();
+                        });
     return;
   }
   store_.route(r.seq, std::move(routed_as), std::move(deliveries), std::move(events),
@@ -231,4 +281,3 @@ void Router::process(ReceivedRecord r) {
 }
 
 }  // namespace cb::pipeline
-

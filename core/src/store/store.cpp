@@ -365,66 +365,201 @@ void Store::flush() {
   });
 }
 
+namespace {
+
+// Stores a received message in `state` with its receipt audit entry, or,
+// when the source already sent one with the same sender id, only a
+// duplicate entry. Sets `out` afresh (an operation may run twice).
+// `as` overrides what the sender said with what translation learnt (kept
+// in the row only: the receipt entry says what arrived).
+Status storeMessage(Connection& db, AuditAppender& audit, const NewMessage& msg, const char* state,
+                    const std::string& error, const Store::RoutedAs& as, std::optional<SubmitOutcome>& out,
+                    std::int64_t& received_at) {
+  out.reset();
+  const std::int64_t now = msg.received_at_ms != 0 ? msg.received_at_ms : nowMs();
+  received_at = now;
+  if (!msg.sender_message_id.empty()) {
+    auto st = db.prepare("SELECT seq, id FROM messages WHERE source = ? AND sender_id = ?");
+    if (!st) return st.error();
+    (*st)->bind(1, msg.source).bind(2, msg.sender_message_id);
+    auto row = (*st)->step();
+    if (!row) return row.error();
+    if (*row) {
+      out = SubmitOutcome{SubmitStatus::Duplicate, (*st)->columnInt(0), (*st)->columnText(1)};
+      (*st)->reset();
+      audit::AuditEvent e;
+      e.time_ms = now;
+      e.actor = audit::Actor::adapter(msg.source, msg.source_org);
+      e.action = audit::action::kDuplicate;
+      e.outcome = audit::outcome::kSuccess;
+      e.message_id = out->message_id;
+      e.record_type = msg.record_type;
+      e.source_org = msg.source_org;
+      e.subject_key = msg.subject_key;
+      e.payload_sha256 = toHex(sha256(msg.payload));
+      e.with("adapter", msg.source);
+      return audit.append(e);
+    }
+    (*st)->reset();
+  }
+  auto blob = insertBlob(db, msg.payload);
+  if (!blob) return blob.error();
+  const std::string id = msg.id.empty() ? newMessageId() : msg.id;
+  const std::string digest = toHex(sha256(msg.payload));
+  auto ins = db.prepare(
+      "INSERT INTO messages(id, source, sender_id, content_type, record_type, subject_key, payload_blob, "
+      "payload_sha256, state, error, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
+  if (!ins) return ins.error();
+  (*ins)->bind(1, id).bind(2, msg.source);
+  if (msg.sender_message_id.empty()) {
+    (*ins)->bindNull(3);
+  } else {
+    (*ins)->bind(3, msg.sender_message_id);
+  }
+  (*ins)->bind(4, msg.content_type).bind(5, as.record_type.empty() ? msg.record_type : as.record_type);
+  (*ins)->bind(6, as.subject_key.empty() ? msg.subject_key : as.subject_key).bind(7, *blob);
+  (*ins)->bind(8, digest).bind(9, state).bind(10, error).bind(11, now).bind(12, now);
+  if (auto s = (*ins)->run(); !s) return s;
+  out = SubmitOutcome{SubmitStatus::Stored, db.lastInsertRowid(), id};
+  audit::AuditEvent e;
+  e.time_ms = now;
+  e.actor = audit::Actor::adapter(msg.source, msg.source_org);
+  e.action = audit::action::kReceived;
+  e.outcome = audit::outcome::kSuccess;
+  e.message_id = id;
+  e.record_type = msg.record_type;
+  e.source_org = msg.source_org;
+  e.subject_key = msg.subject_key;
+  e.payload_sha256 = digest;
+  e.with("adapter", msg.source).with("bytes", std::to_string(msg.payload.size()));
+  return audit.append(e);
+}
+
+// The identity of a stored message that its deliveries carry.
+struct RoutedMessage {
+  std::int64_t seq = 0;
+  std::string id;
+  std::string subject_key;
+  std::int64_t received_at = 0;
+};
+
+// Stores a routed message's deliveries and the audit entries of its
+// translation and decisions. Sets `created` afresh.
+Status storeDeliveries(Connection& db, AuditAppender& audit, const RoutedMessage& m,
+                       const std::vector<NewDelivery>& deliveries, std::vector<audit::AuditEvent>& events,
+                       std::vector<DeliveryInfo>& created) {
+  created.clear();
+  const std::int64_t now = nowMs();
+  for (const auto& d : deliveries) {
+    std::optional<std::int64_t> blob;
+    if (d.payload) {
+      auto b = insertBlob(db, *d.payload);
+      if (!b) return b.error();
+      blob = *b;
+    }
+    auto ins = db.prepare(
+        "INSERT INTO deliveries(message_seq, destination, route, content_type, record_type, payload_blob, state, "
+        "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)");
+    if (!ins) return ins.error();
+    (*ins)->bind(1, m.seq).bind(2, d.destination).bind(3, d.route).bind(4, d.content_type);
+    (*ins)->bind(5, d.record_type);
+    if (blob) {
+      (*ins)->bind(6, *blob);
+    } else {
+      (*ins)->bindNull(6);
+    }
+    (*ins)->bind(7, toString(d.state)).bind(8, now).bind(9, now);
+    if (auto s = (*ins)->run(); !s) return s;
+    DeliveryInfo di;
+    di.seq = db.lastInsertRowid();
+    di.message_seq = m.seq;
+    di.message_id = m.id;
+    di.destination = d.destination;
+    di.route = d.route;
+    di.content_type = d.content_type;
+    di.record_type = d.record_type;
+    di.subject_key = m.subject_key;
+    di.state = d.state;
+    di.created_at_ms = now;
+    di.updated_at_ms = now;
+    di.received_at_ms = m.received_at;
+    created.push_back(std::move(di));
+  }
+  for (auto& e : events) {
+    if (e.time_ms == 0) e.time_ms = now;
+    if (auto s = audit.append(e); !s) return s;
+  }
+  return {};
+}
+
+}  // namespace
+
 void Store::submit(NewMessage m, std::function<void(Result<SubmitOutcome>)> done) {
   auto out = std::make_shared<std::optional<SubmitOutcome>>();
   auto msg = std::make_shared<NewMessage>(std::move(m));
   Op op;
   op.apply = [msg, out](Connection& db, AuditAppender& audit) -> Status {
-    const std::int64_t now = msg->received_at_ms != 0 ? msg->received_at_ms : nowMs();
-    if (!msg->sender_message_id.empty()) {
-      auto st = db.prepare("SELECT seq, id FROM messages WHERE source = ? AND sender_id = ?");
-      if (!st) return st.error();
-      (*st)->bind(1, msg->source).bind(2, msg->sender_message_id);
-      auto row = (*st)->step();
-      if (!row) return row.error();
-      if (*row) {
-        *out = SubmitOutcome{SubmitStatus::Duplicate, (*st)->columnInt(0), (*st)->columnText(1)};
-        (*st)->reset();
-        audit::AuditEvent e;
-        e.time_ms = now;
-        e.actor = audit::Actor::adapter(msg->source, msg->source_org);
-        e.action = audit::action::kDuplicate;
-        e.outcome = audit::outcome::kSuccess;
-        e.message_id = (*out)->message_id;
-        e.record_type = msg->record_type;
-        e.source_org = msg->source_org;
-        e.subject_key = msg->subject_key;
-        e.payload_sha256 = toHex(sha256(msg->payload));
-        e.with("adapter", msg->source);
-        return audit.append(e);
-      }
-      (*st)->reset();
-    }
-    auto blob = insertBlob(db, msg->payload);
-    if (!blob) return blob.error();
-    const std::string id = newMessageId();
-    const std::string digest = toHex(sha256(msg->payload));
-    auto ins = db.prepare(
-        "INSERT INTO messages(id, source, sender_id, content_type, record_type, subject_key, payload_blob, "
-        "payload_sha256, state, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?, 'received', ?, ?)");
-    if (!ins) return ins.error();
-    (*ins)->bind(1, id).bind(2, msg->source);
-    if (msg->sender_message_id.empty()) {
-      (*ins)->bindNull(3);
+    std::int64_t received_at = 0;
+    return storeMessage(db, audit, *msg, "received", {}, RoutedAs{}, *out, received_at);
+  };
+  op.committed = [out, done = std::move(done)](Status s) {
+    if (!s) {
+      done(s.error());
     } else {
-      (*ins)->bind(3, msg->sender_message_id);
+      done(**out);
     }
-    (*ins)->bind(4, msg->content_type).bind(5, msg->record_type).bind(6, msg->subject_key).bind(7, *blob);
-    (*ins)->bind(8, digest).bind(9, now).bind(10, now);
-    if (auto s = (*ins)->run(); !s) return s;
-    *out = SubmitOutcome{SubmitStatus::Stored, db.lastInsertRowid(), id};
-    audit::AuditEvent e;
-    e.time_ms = now;
-    e.actor = audit::Actor::adapter(msg->source, msg->source_org);
-    e.action = audit::action::kReceived;
-    e.outcome = audit::outcome::kSuccess;
-    e.message_id = id;
-    e.record_type = msg->record_type;
-    e.source_org = msg->source_org;
-    e.subject_key = msg->subject_key;
-    e.payload_sha256 = digest;
-    e.with("adapter", msg->source).with("bytes", std::to_string(msg->payload.size()));
-    return audit.append(e);
+  };
+  enqueue(std::move(op));
+}
+
+void Store::submitRouted(NewMessage m, RoutedAs as, std::vector<NewDelivery> deliveries,
+                         std::vector<audit::AuditEvent> events, std::function<void(Result<RoutedOutcome>)> done) {
+  struct Work {
+    NewMessage message;
+    RoutedAs as;
+    std::vector<NewDelivery> deliveries;
+    std::vector<audit::AuditEvent> events;
+    std::optional<SubmitOutcome> stored;
+    std::vector<DeliveryInfo> created;
+  };
+  auto w = std::make_shared<Work>(Work{std::move(m), std::move(as), std::move(deliveries), std::move(events), {}, {}});
+  Op op;
+  op.apply = [w](Connection& db, AuditAppender& audit) -> Status {
+    w->created.clear();
+    std::int64_t received_at = 0;
+    if (auto s = storeMessage(db, audit, w->message, "routed", {}, w->as, w->stored, received_at); !s) return s;
+    // A duplicate was routed when it first came: nothing more to record.
+    if (w->stored->status == SubmitStatus::Duplicate) return {};
+    const RoutedMessage routed{w->stored->seq, w->stored->message_id,
+                               w->as.subject_key.empty() ? w->message.subject_key : w->as.subject_key, received_at};
+    return storeDeliveries(db, audit, routed, w->deliveries, w->events, w->created);
+  };
+  op.committed = [w, done = std::move(done)](Status s) {
+    if (!s) {
+      done(s.error());
+    } else {
+      done(RoutedOutcome{*w->stored, std::move(w->created)});
+    }
+  };
+  enqueue(std::move(op));
+}
+
+void Store::submitQuarantined(NewMessage m, std::string reason, std::vector<audit::AuditEvent> events,
+                              std::function<void(Result<SubmitOutcome>)> done) {
+  auto out = std::make_shared<std::optional<SubmitOutcome>>();
+  auto msg = std::make_shared<NewMessage>(std::move(m));
+  auto shared = std::make_shared<std::vector<audit::AuditEvent>>(std::move(events));
+  Op op;
+  op.apply = [msg, out, shared, reason = std::move(reason)](Connection& db, AuditAppender& audit) -> Status {
+    std::int64_t received_at = 0;
+    if (auto s = storeMessage(db, audit, *msg, "quarantined", reason, RoutedAs{}, *out, received_at); !s) return s;
+    if ((*out)->status == SubmitStatus::Duplicate) return {};
+    const std::int64_t now = nowMs();
+    for (auto& e : *shared) {
+      if (e.time_ms == 0) e.time_ms = now;
+      if (auto s = audit.append(e); !s) return s;
+    }
+    return {};
   };
   op.committed = [out, done = std::move(done)](Status s) {
     if (!s) {
@@ -466,50 +601,9 @@ void Store::route(std::int64_t message_seq, RoutedAs as, std::vector<NewDelivery
     (*info)->bind(1, message_seq);
     auto row = (*info)->step();
     if (!row) return row.error();
-    const std::string message_id = (*info)->columnText(0);
-    const std::string subject_key = (*info)->columnText(1);
-    const std::int64_t received_at = (*info)->columnInt(2);
+    RoutedMessage m{message_seq, (*info)->columnText(0), (*info)->columnText(1), (*info)->columnInt(2)};
     (*info)->reset();
-    for (const auto& d : shared->first) {
-      std::optional<std::int64_t> blob;
-      if (d.payload) {
-        auto b = insertBlob(db, *d.payload);
-        if (!b) return b.error();
-        blob = *b;
-      }
-      auto ins = db.prepare(
-          "INSERT INTO deliveries(message_seq, destination, route, content_type, record_type, payload_blob, state, "
-          "created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)");
-      if (!ins) return ins.error();
-      (*ins)->bind(1, message_seq).bind(2, d.destination).bind(3, d.route).bind(4, d.content_type);
-      (*ins)->bind(5, d.record_type);
-      if (blob) {
-        (*ins)->bind(6, *blob);
-      } else {
-        (*ins)->bindNull(6);
-      }
-      (*ins)->bind(7, toString(d.state)).bind(8, now).bind(9, now);
-      if (auto s = (*ins)->run(); !s) return s;
-      DeliveryInfo di;
-      di.seq = db.lastInsertRowid();
-      di.message_seq = message_seq;
-      di.message_id = message_id;
-      di.destination = d.destination;
-      di.route = d.route;
-      di.content_type = d.content_type;
-      di.record_type = d.record_type;
-      di.subject_key = subject_key;
-      di.state = d.state;
-      di.created_at_ms = now;
-      di.updated_at_ms = now;
-      di.received_at_ms = received_at;
-      created->push_back(std::move(di));
-    }
-    for (auto& e : shared->second) {
-      if (e.time_ms == 0) e.time_ms = now;
-      if (auto s = audit.append(e); !s) return s;
-    }
-    return {};
+    return storeDeliveries(db, audit, m, shared->first, shared->second, *created);
   };
   op.committed = [created, done = std::move(done)](Status s) {
     if (!s) {

@@ -49,6 +49,7 @@ std::optional<DeliveryState> deliveryStateFrom(std::string_view s);
 
 /// A record as received, before it is stored.
 struct NewMessage {
+  std::string id;                 ///< carebridge's id for it; "" = the store makes one (a UUIDv7)
   std::string source;             ///< inbound adapter instance
   std::string source_org;         ///< its organisation (for the audit trail)
   std::string sender_message_id;  ///< the sender's id; empty = no duplicate detection
@@ -237,6 +238,26 @@ class Store {
   /// As route(), also storing what translation learnt, in the same transaction.
   void route(std::int64_t message_seq, RoutedAs as, std::vector<NewDelivery> deliveries,
              std::vector<audit::AuditEvent> events, std::function<void(Result<std::vector<DeliveryInfo>>)> done);
+
+  /// What submitRouted() stored: the message (or, for a duplicate, the first
+  /// copy, with no deliveries) and the deliveries it produced.
+  struct RoutedOutcome {
+    SubmitOutcome message;
+    std::vector<DeliveryInfo> deliveries;
+  };
+  /// Stores a new record already routed, in one operation: the message, its
+  /// receipt entry, the deliveries the route stage produced and the entries
+  /// for translation and decisions (the route stage runs before the store
+  /// when it can decide at once, so a record costs one transaction, not two).
+  /// The events name `message.id`, so the caller sets it. A duplicate gets
+  /// only its duplicate entry; `deliveries` and `events` are dropped.
+  void submitRouted(NewMessage message, RoutedAs as, std::vector<NewDelivery> deliveries,
+                    std::vector<audit::AuditEvent> events, std::function<void(Result<RoutedOutcome>)> done);
+  /// Stores a new record that could not be translated as quarantined, with
+  /// the reason and its audit entries (receipt, then `events`), in one
+  /// operation. A duplicate gets only its duplicate entry.
+  void submitQuarantined(NewMessage message, std::string reason, std::vector<audit::AuditEvent> events,
+                         std::function<void(Result<SubmitOutcome>)> done);
 
   /// Marks a message quarantined (it could not be translated) with the reason.
   void quarantine(std::int64_t message_seq, std::string reason, std::vector<audit::AuditEvent> events,
