@@ -61,6 +61,17 @@ void Scheduler::addLocked(const store::DeliveryInfo& d) {
   Subject& subject = lane.subjects[key];
   ++lane.size;
   auto& q = subject.entries;
+  Entry entry{d};
+  if (entry.info.payload) {
+    // Keep the bytes in memory while they fit the budget; past it (a
+    // destination down, a backlog building) they are read from the store
+    // when their turn comes, so memory stays bounded however long the queue.
+    if (payload_bytes_ + entry.info.payload->size() <= kPayloadBudgetBytes) {
+      payload_bytes_ += entry.info.payload->size();
+    } else {
+      entry.info.payload.reset();
+    }
+  }
   // Keep each person's deliveries in creation order. A replayed (older)
   // delivery cannot overtake one already in flight.
   auto pos = std::upper_bound(q.begin() + (subject.in_flight && !q.empty() ? 1 : 0), q.end(), d.seq,
@@ -69,7 +80,7 @@ void Scheduler::addLocked(const store::DeliveryInfo& d) {
   if (new_head && !q.empty()) {
     lane.ready.erase({q.front().info.next_attempt_at_ms, q.front().info.seq, key});
   }
-  q.insert(pos, Entry{d});
+  q.insert(pos, std::move(entry));
   if (new_head && !subject.in_flight) lane.ready.insert({d.next_attempt_at_ms, d.seq, key});
 }
 
@@ -208,16 +219,20 @@ void Scheduler::loop() {
     }
     timed_out.clear();
     for (auto& [attempt, adapter] : to_send) {
-      auto payload = store_.deliveryPayload(attempt->info.seq);
-      if (!payload) {
-        report(attempt, CB_ERROR, payload.error().message, 0);
-        continue;
+      std::shared_ptr<const std::string> body = attempt->info.payload;
+      if (!body) {
+        auto payload = store_.deliveryPayload(attempt->info.seq);
+        if (!payload) {
+          report(attempt, CB_ERROR, payload.error().message, 0);
+          continue;
+        }
+        body = std::make_shared<const std::string>(std::move(*payload));
       }
       plugin_host::DeliveryRequest req;
       req.message_id = attempt->info.message_id;
       req.content_type = attempt->info.content_type;
       req.record_type = attempt->info.record_type;
-      req.payload = std::make_shared<const std::string>(std::move(*payload));
+      req.payload = std::move(body);
       req.attempt = attempt->info.attempts + 1;
       adapter->deliver(std::move(req), [this, attempt](plugin_host::DeliveryReport r) {
         report(attempt, r.status, std::move(r.reason), r.retry_after_ms);
@@ -324,7 +339,10 @@ void Scheduler::settle(const std::shared_ptr<Attempt>& attempt, store::AttemptOu
       }
       retriedCounter(d.destination).inc();
     } else {
-      if (!subject.entries.empty()) subject.entries.pop_front();
+      if (!subject.entries.empty()) {
+        if (const auto& body = subject.entries.front().info.payload) payload_bytes_ -= body->size();
+        subject.entries.pop_front();
+      }
       known_.erase(d.seq);
       --lane.size;
       if (subject.entries.empty()) {

@@ -100,6 +100,10 @@ class Scheduler {
   std::condition_variable idle_;
   std::map<std::string, Lane> lanes_;
   std::unordered_set<std::int64_t> known_;
+  // Bytes of queued deliveries' payloads held in memory (DeliveryInfo::payload);
+  // what would pass the budget is dropped and read from the store instead.
+  static constexpr std::size_t kPayloadBudgetBytes = 64u << 20;
+  std::size_t payload_bytes_ = 0;
   std::map<std::int64_t, std::shared_ptr<Attempt>> in_flight_;  // by delivery seq
   std::int64_t paused_until_ms_ = 0;
   bool running_ = false;

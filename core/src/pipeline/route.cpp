@@ -23,6 +23,13 @@ audit::AuditEvent eventFor(const ReceivedRecord& r, const char* action, const ch
   return e;
 }
 
+// The store reports the deliveries it created in the order they were given.
+void attachBodies(std::vector<store::DeliveryInfo>& created,
+                  const std::vector<std::shared_ptr<const std::string>>& bodies) {
+  if (created.size() != bodies.size()) return;  // read from the store instead
+  for (std::size_t i = 0; i < created.size(); ++i) created[i].payload = bodies[i];
+}
+
 }  // namespace
 
 Router::Router(store::Store& store, const TopologyHolder& topology, Scheduler& scheduler)
@@ -136,6 +143,9 @@ void Router::process(Pending pending) {
     idle_.notify_all();
   };
   std::vector<store::NewDelivery> deliveries;
+  // What each delivery will send, kept in memory so the deliver stage need
+  // not read it back from the store (see Scheduler's payload budget).
+  std::vector<std::shared_ptr<const std::string>> bodies;
   std::vector<audit::AuditEvent> events;
   const auto* plans = topology ? topology->routesFrom(r.source) : nullptr;
   std::string quarantine_reason;
@@ -208,6 +218,7 @@ void Router::process(Pending pending) {
       nd.content_type = rendered->content_type;
       nd.record_type = rendered->record_type;
       if (rendered->body) nd.payload = *rendered->body;
+      bodies.push_back(rendered->body ? rendered->body : r.payload);
       nd.state = decision.verdict == SharingDecision::Verdict::Hold ? store::DeliveryState::Held
                                                                      : store::DeliveryState::Queued;
       deliveries.push_back(std::move(nd));
@@ -255,13 +266,14 @@ void Router::process(Pending pending) {
   }
   if (pending.arrival.stored) {
     store_.submitRouted(newMessage(pending), std::move(routed_as), std::move(deliveries), std::move(events),
-                        [this, finished, stored = std::move(pending.arrival.stored)](
+                        [this, finished, bodies = std::move(bodies), stored = std::move(pending.arrival.stored)](
                             Result<store::Store::RoutedOutcome> out) {
                           if (!out) {
                             // Not stored, so not acknowledged: the sender sends it again.
                             stored(out.error());
                           } else {
                             stored(out->message);
+                            attachBodies(out->deliveries, bodies);
                             if (!out->deliveries.empty()) scheduler_.add(out->deliveries);
                           }
                           finished();
@@ -269,11 +281,13 @@ void Router::process(Pending pending) {
     return;
   }
   store_.route(r.seq, std::move(routed_as), std::move(deliveries), std::move(events),
-               [this, finished, id = r.message_id](Result<std::vector<store::DeliveryInfo>> created) {
+               [this, finished, bodies = std::move(bodies),
+                id = r.message_id](Result<std::vector<store::DeliveryInfo>> created) {
                  if (!created) {
                    // Still 'received' in the store: routed again after the next restart.
                    logger()->error("message {}: storing its routing failed: {}", id, created.error().message);
                  } else {
+                   attachBodies(*created, bodies);
                    scheduler_.add(*created);
                  }
                  finished();

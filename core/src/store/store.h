@@ -101,6 +101,10 @@ struct DeliveryInfo {
   std::int64_t created_at_ms = 0;
   std::int64_t updated_at_ms = 0;
   std::int64_t received_at_ms = 0;  ///< when the message arrived (end-to-end latency)
+  /// The bytes to deliver while the pipeline still holds them (the route
+  /// stage sets it on deliveries it has just stored; the store's reads never
+  /// do). Null: read them from the store (deliveryPayload) when sending.
+  std::shared_ptr<const std::string> payload;
 };
 
 /// What became of one delivery attempt.
