@@ -126,7 +126,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   s->writer_ = std::move(*writer);
   // The writer wraps each operation of a group commit in a SAVEPOINT
   // (runBatch). SQLite keeps a savepoint's undo records (the original of
-  // every page the operation changes, 8 KiB each) in a sub-journal that
+  // every page the operation changes, one page each) in a sub-journal that
   // spills to a temporary file in /var/tmp once it passes 64 KiB
   // (https://sqlite.org/tempfiles.html, "Subjournal Files"). An operation
   // changes a dozen or more index pages, so every commit wrote and then
@@ -289,7 +289,7 @@ std::vector<Store::Completion> Store::runBatch(std::vector<Op>& batch) {
   // First without savepoints: a SAVEPOINT makes SQLite copy the original of
   // every page the operation then changes into a sub-journal
   // (https://sqlite.org/tempfiles.html, "Subjournal Files"), a dozen or so
-  // 8 KiB pages per operation, only ever read by ROLLBACK TO. Operations
+  // pages per operation, only ever read by ROLLBACK TO. Operations
   // almost never fail, so the whole batch runs as one unit and, if one
   // does fail, is rolled back and run again with a savepoint per operation,
   // where the failure rolls back alone. Nothing is reported before COMMIT,
