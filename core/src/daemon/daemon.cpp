@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/thread_name.h"
 #include "config/config.h"
 #include "net/tls.h"
 #include "pipeline/deliver.h"
@@ -259,7 +260,10 @@ Status Daemon::startUp() {
 
   work_ = std::make_unique<asio::executor_work_guard<asio::io_context::executor_type>>(io_.get_executor());
   for (unsigned i = 0; i < config_->daemon.io_threads; ++i) {
-    threads_.emplace_back([this] { io_.run(); });
+    threads_.emplace_back([this] {
+      nameThisThread("cb-io");
+      io_.run();
+    });
   }
 
   scheduler_ = std::make_unique<pipeline::Scheduler>(*store_, topology_, SystemClock::instance());

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "common/thread_name.h"
 #include "plugin_host/adapter.h"
 
 #include <openssl/rand.h>
@@ -111,7 +112,10 @@ void Scheduler::start() {
   if (running_) return;
   running_ = true;
   stopping_ = false;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    nameThisThread("cb-deliver");
+    loop();
+  });
 }
 
 void Scheduler::poke() { wake_.notify_one(); }

@@ -1,6 +1,7 @@
 #include "pipeline/route.h"
 
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "pipeline/deliver.h"
 
 namespace cb::pipeline {
@@ -92,7 +93,10 @@ void Router::start() {
   if (running_) return;
   running_ = true;
   stopping_ = false;
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    nameThisThread("cb-route");
+    loop();
+  });
 }
 
 void Router::stop(std::chrono::milliseconds drain) {

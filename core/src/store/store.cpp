@@ -4,6 +4,7 @@
 #include "common/digest.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/thread_name.h"
 #include "store/audit_appender.h"
 #include "store/schema.h"
 #include "store/sqlite.h"
@@ -153,10 +154,19 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   if (!checkpointer) return checkpointer.error();
   s->checkpointer_ = std::move(*checkpointer);
   sqlite3_wal_hook(s->writer_->native(), &Store::walHook, s.get());
-  s->checkpoint_thread_ = std::thread([raw = s.get()] { raw->checkpointLoop(); });
+  s->checkpoint_thread_ = std::thread([raw = s.get()] {
+    nameThisThread("cb-checkpoint");
+    raw->checkpointLoop();
+  });
   s->last_data_version_ = s->writer_->dataVersion();
-  s->completion_thread_ = std::thread([raw = s.get()] { raw->completionLoop(); });
-  s->writer_thread_ = std::thread([raw = s.get()] { raw->writerLoop(); });
+  s->completion_thread_ = std::thread([raw = s.get()] {
+    nameThisThread("cb-store-done");
+    raw->completionLoop();
+  });
+  s->writer_thread_ = std::thread([raw = s.get()] {
+    nameThisThread("cb-store-write");
+    raw->writerLoop();
+  });
   return s;
 }
 
