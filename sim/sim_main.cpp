@@ -11,6 +11,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -75,6 +76,15 @@ struct SendArgs {
   int max_seconds = 120;
   bool quiet = false;
 };
+
+// This process's CPU time (user and system) per record, for benchmarks
+// where the load generator shares the machine with what it measures.
+long cpuMicrosPer(std::uint64_t records) {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  const long us = (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000000L + u.ru_utime.tv_usec + u.ru_stime.tv_usec;
+  return records == 0 ? 0 : us / static_cast<long>(records);
+}
 
 int runSend(const SendArgs& a) {
   auto tls = cb::net::makeClientTlsContext(a.tls.settings());
@@ -182,7 +192,8 @@ int runSend(const SendArgs& a) {
   for (auto& t : threads) t.join();
   std::cout << "sent " << a.count << " records, acknowledged " << acked << " (" << duplicates << " as duplicates), "
             << retries << " resends, " << secs << " s, " << static_cast<std::uint64_t>(static_cast<double>(acked) / secs)
-            << " records/s" << (last_error.empty() ? "" : ", last error: " + last_error) << "\n";
+            << " records/s, " << cpuMicrosPer(acked) << " us CPU per record"
+            << (last_error.empty() ? "" : ", last error: " + last_error) << "\n";
   return acked == a.count ? 0 : 1;
 }
 
@@ -310,7 +321,7 @@ int runSink(const SinkArgs& a) {
   for (auto& t : threads) t.join();
   std::lock_guard lock(m);
   std::cout << "sink received " << seen.size() << " records, " << redeliveries << " redeliveries dropped, "
-            << order_violations << " out of per-person order\n";
+            << order_violations << " out of per-person order, " << cpuMicrosPer(seen.size()) << " us CPU per record\n";
   if (!a.latency_file.empty()) {
     std::ofstream f(a.latency_file);
     for (double ms : latencies_ms) f << ms << "\n";
