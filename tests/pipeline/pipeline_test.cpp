@@ -56,7 +56,8 @@ class PipelineTest : public ::testing::Test {
 
   // Starts the pipeline: inbound fake "src" reads dir/inbox; outbound fake
   // "dst" behaves per `dst_settings`; a passthrough route between them.
-  void start(const std::string& dst_settings, const std::string& delivery = "") {
+  void start(const std::string& dst_settings, const std::string& delivery = "",
+             std::size_t payload_budget = 64u << 20) {
     const std::string text = "[daemon]\ndata_dir = \"state\"\n"
                              "[[adapter]]\nname = \"src\"\nplugin = \"fake\"\norganisation = \"RPG\"\n"
                              "  [adapter.settings]\n  inbox = \"inbox\"\n  poll = \"20ms\"\n"
@@ -76,7 +77,8 @@ class PipelineTest : public ::testing::Test {
     auto k = cb::pipeline::SubjectKeyer::loadOrCreate(dir / "state" / "id.key");
     ASSERT_TRUE(k) << k.error().message;
     keyer = std::make_unique<cb::pipeline::SubjectKeyer>(std::move(*k));
-    scheduler = std::make_unique<cb::pipeline::Scheduler>(*store, topology, cb::SystemClock::instance());
+    scheduler =
+        std::make_unique<cb::pipeline::Scheduler>(*store, topology, cb::SystemClock::instance(), payload_budget);
     router = std::make_unique<cb::pipeline::Router>(*store, topology, *scheduler);
     receiver = std::make_unique<cb::pipeline::Receiver>(*store, *keyer, topology, *router);
     for (const auto& a : (*c)->adapters) {
@@ -248,6 +250,37 @@ TEST_F(PipelineTest, ADuplicateSenderIdIsStoredOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(lines(dir / "delivered.txt").size(), 1u);
 }
+
+// Each delivery sends exactly its record's bytes, whether the scheduler
+// still held them in memory or, past its budget, read them from the store.
+class PayloadBudgetTest : public PipelineTest, public ::testing::WithParamInterface<std::size_t> {};
+
+TEST_P(PayloadBudgetTest, EveryRecordIsSentWithItsOwnBytes) {
+  start("  record_file = \"delivered.txt\"", "", GetParam());
+  std::map<std::string, std::size_t> sizes;
+  for (int i = 1; i <= 20; ++i) {
+    const std::string name = "p" + std::to_string(i) + "-0001";
+    drop(name, std::string(static_cast<std::size_t>(100 * i), 'x'));
+    sizes[name] = static_cast<std::size_t>(100 * i);
+  }
+  ASSERT_TRUE(waitFor([&] { return count("delivered") == 20; }));
+  const auto delivered = lines(dir / "delivered.txt");
+  ASSERT_EQ(delivered.size(), 20u);
+  for (const auto& line : delivered) {
+    std::istringstream in(line);
+    std::string id;
+    int attempt = 0;
+    std::size_t bytes = 0;
+    in >> id >> attempt >> bytes;
+    auto m = store->message(id);
+    ASSERT_TRUE(m && *m) << line;
+    EXPECT_EQ(bytes, sizes[(*m)->sender_message_id]) << line;
+  }
+}
+
+// 0: every payload read back from the store; 1000: some held, some not;
+// the default: all held.
+INSTANTIATE_TEST_SUITE_P(Budgets, PayloadBudgetTest, ::testing::Values(0u, 1000u, 64u << 20));
 
 TEST_F(PipelineTest, WorkLeftInTheStoreIsPickedUpAtStart) {
   // A record stored but never routed (the daemon died) is routed and

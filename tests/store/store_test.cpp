@@ -93,6 +93,92 @@ TEST_F(StoreTest, SameSenderIdIsStoredOnce) {
   EXPECT_NE(a->message_id, b->message_id);
 }
 
+TEST_F(StoreTest, SubmitRoutedStoresTheMessageItsDeliveriesAndItsEntriesInOneOperation) {
+  auto m = message("s-1", "<record>hello</record>");
+  m.id = "01890a5d-ac96-774b-bcce-b302099a8057";
+  m.subject_key = "";  // the sender named no one; translation found the person
+  std::vector<cb::store::NewDelivery> ds;
+  ds.push_back({"out-b", "r1", "application/xml", "SafeguardingEnquiry", std::nullopt, DeliveryState::Queued});
+  ds.push_back({"out-c", "r1", "text/plain", "SafeguardingEnquiry", std::string("rendered"), DeliveryState::Held});
+  std::vector<cb::audit::AuditEvent> events(2);
+  events[0].action = cb::audit::action::kTranslated;
+  events[0].message_id = m.id;
+  events[1].action = cb::audit::action::kDecided;
+  events[1].message_id = m.id;
+  auto r = wait<cb::Result<Store::RoutedOutcome>>([&](auto done) {
+    store->submitRouted(m, {"k-found", "SafeguardingEnquiry"}, ds, events, std::move(done));
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->message.status, cb::store::SubmitStatus::Stored);
+  EXPECT_EQ(r->message.message_id, m.id) << "the id the route stage chose and its entries name";
+  ASSERT_EQ(r->deliveries.size(), 2u);
+  EXPECT_EQ(r->deliveries[0].destination, "out-b");
+  EXPECT_EQ(r->deliveries[0].state, DeliveryState::Queued);
+  EXPECT_EQ(r->deliveries[0].subject_key, "k-found");
+  EXPECT_EQ(r->deliveries[0].message_id, m.id);
+  EXPECT_EQ(r->deliveries[1].state, DeliveryState::Held);
+  EXPECT_LT(r->deliveries[0].seq, r->deliveries[1].seq);
+
+  auto stored = *store->message(m.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->state, "routed") << "never waits in 'received'";
+  EXPECT_EQ(stored->subject_key, "k-found");
+  EXPECT_EQ(stored->record_type, "SafeguardingEnquiry");
+  EXPECT_TRUE(store->messagesInState("received", 10)->empty());
+  EXPECT_EQ(*store->deliveryPayload(r->deliveries[0].seq), "<record>hello</record>");
+  EXPECT_EQ(*store->deliveryPayload(r->deliveries[1].seq), "rendered");
+  // Receipt first, then the route stage's entries, all in the same commit.
+  auto entries = store->auditEntries(0, 10);
+  ASSERT_TRUE(entries);
+  ASSERT_EQ(entries->size(), 3u);
+  EXPECT_EQ((*entries)[0].action, cb::audit::action::kReceived);
+  EXPECT_EQ((*entries)[1].action, cb::audit::action::kTranslated);
+  EXPECT_EQ((*entries)[2].action, cb::audit::action::kDecided);
+  for (const auto& e : *entries) EXPECT_EQ(e.message_id, m.id);
+
+  // The same record again (same source and sender id): recognised, given
+  // the first copy's id, and nothing but a duplicate entry is written.
+  auto again_msg = message("s-1", "<record>hello</record>");
+  again_msg.id = "01890a5d-ac96-774b-bcce-b302099a8058";
+  auto again = wait<cb::Result<Store::RoutedOutcome>>([&](auto done) {
+    store->submitRouted(again_msg, {}, ds, events, std::move(done));
+  });
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->message.status, cb::store::SubmitStatus::Duplicate);
+  EXPECT_EQ(again->message.message_id, m.id);
+  EXPECT_TRUE(again->deliveries.empty());
+  EXPECT_EQ(store->deliveries({})->size(), 2u);
+  EXPECT_FALSE(*store->message(again_msg.id));
+  entries = store->auditEntries(3, 10);
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_EQ((*entries)[0].action, cb::audit::action::kDuplicate);
+}
+
+TEST_F(StoreTest, SubmitQuarantinedKeepsTheRecordAndTheReasonAndSharesNothing) {
+  auto m = message("s-9", "<broken");
+  m.id = "01890a5d-ac96-774b-bcce-b302099a8059";
+  cb::audit::AuditEvent q;
+  q.action = cb::audit::action::kQuarantined;
+  q.message_id = m.id;
+  q.with("reason", "route 'r1': not well-formed XML at line 1");
+  auto r = wait<cb::Result<cb::store::SubmitOutcome>>([&](auto done) {
+    store->submitQuarantined(m, "route 'r1': not well-formed XML at line 1", {q}, std::move(done));
+  });
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->status, cb::store::SubmitStatus::Stored);
+  auto stored = *store->message(m.id);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->state, "quarantined");
+  EXPECT_EQ(stored->error, "route 'r1': not well-formed XML at line 1");
+  EXPECT_EQ(*store->payload(stored->seq), "<broken") << "kept for an operator to look at";
+  EXPECT_TRUE(store->deliveries({})->empty());
+  EXPECT_EQ(store->counts()->quarantined, 1);
+  auto entries = store->auditEntries(0, 10);
+  ASSERT_EQ(entries->size(), 2u);
+  EXPECT_EQ((*entries)[0].action, cb::audit::action::kReceived);
+  EXPECT_EQ((*entries)[1].action, cb::audit::action::kQuarantined);
+}
+
 TEST_F(StoreTest, RouteCreatesDeliveriesAndDeliveryOutcomesAreRecorded) {
   auto m = submit(message("s-1"));
   auto ds = route(m->seq, {"out-b", "out-c"});

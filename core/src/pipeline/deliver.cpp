@@ -46,8 +46,9 @@ metrics::Histogram& latency(const std::string& dest) {
 
 }  // namespace
 
-Scheduler::Scheduler(store::Store& store, const TopologyHolder& topology, const Clock& clock)
-    : store_(store), topology_(topology), clock_(clock) {}
+Scheduler::Scheduler(store::Store& store, const TopologyHolder& topology, const Clock& clock,
+                     std::size_t payload_budget_bytes)
+    : store_(store), topology_(topology), clock_(clock), payload_budget_bytes_(payload_budget_bytes) {}
 
 Scheduler::~Scheduler() { stop(std::chrono::milliseconds(0)); }
 
@@ -67,7 +68,7 @@ void Scheduler::addLocked(const store::DeliveryInfo& d) {
     // Keep the bytes in memory while they fit the budget; past it (a
     // destination down, a backlog building) they are read from the store
     // when their turn comes, so memory stays bounded however long the queue.
-    if (payload_bytes_ + entry.info.payload->size() <= kPayloadBudgetBytes) {
+    if (payload_bytes_ + entry.info.payload->size() <= payload_budget_bytes_) {
       payload_bytes_ += entry.info.payload->size();
     } else {
       entry.info.payload.reset();

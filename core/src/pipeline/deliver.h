@@ -41,7 +41,11 @@ namespace cb::pipeline {
 
 class Scheduler {
  public:
-  Scheduler(store::Store& store, const TopologyHolder& topology, const Clock& clock);
+  /// `payload_budget_bytes`: how many bytes of queued deliveries' payloads
+  /// (DeliveryInfo::payload) to keep in memory; past it they are dropped
+  /// and read from the store when sent.
+  Scheduler(store::Store& store, const TopologyHolder& topology, const Clock& clock,
+            std::size_t payload_budget_bytes = 64u << 20);
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -102,7 +106,7 @@ class Scheduler {
   std::unordered_set<std::int64_t> known_;
   // Bytes of queued deliveries' payloads held in memory (DeliveryInfo::payload);
   // what would pass the budget is dropped and read from the store instead.
-  static constexpr std::size_t kPayloadBudgetBytes = 64u << 20;
+  const std::size_t payload_budget_bytes_;
   std::size_t payload_bytes_ = 0;
   std::map<std::int64_t, std::shared_ptr<Attempt>> in_flight_;  // by delivery seq
   std::int64_t paused_until_ms_ = 0;
