@@ -327,7 +327,8 @@ Status Daemon::startUp() {
     r.gauge("carebridge_queue_depth", "Deliveries waiting to be sent").set(static_cast<double>(scheduler_->queued()));
     r.gauge("carebridge_in_flight", "Deliveries handed to adapters and not yet reported")
         .set(static_cast<double>(scheduler_->inFlight()));
-    r.gauge("carebridge_route_backlog", "Stored records waiting to be routed").set(static_cast<double>(router_->backlog()));
+    r.gauge("carebridge_route_backlog", "Records waiting to be routed (and, if new, stored)")
+        .set(static_cast<double>(router_->backlog()));
     // Days left for every agreement within 60 days of its end (PRODUCT.md:
     // flows stop by themselves at the end date; people need the warning).
     if (auto t = topology_.get(); t && t->resources.agreements) {
