@@ -50,10 +50,26 @@ Status AuditAppender::begin() {
   return {};
 }
 
+PreparedAuditEntry PreparedAuditEntry::of(audit::AuditEvent event, std::int64_t now_ms) {
+  if (event.time_ms == 0) event.time_ms = now_ms;
+  PreparedAuditEntry p;
+  p.entry = audit::canonicalBytes(event);
+  p.leaf = audit::leafHash(p.entry);
+  p.event = std::move(event);
+  return p;
+}
+
 Status AuditAppender::append(const audit::AuditEvent& e) {
+  PreparedAuditEntry p;
+  p.entry = audit::canonicalBytes(e);
+  p.leaf = audit::leafHash(p.entry);
+  return insert(e, p.entry, p.leaf);
+}
+
+Status AuditAppender::append(const PreparedAuditEntry& p) { return insert(p.event, p.entry, p.leaf); }
+
+Status AuditAppender::insert(const audit::AuditEvent& e, const std::string& entry, const Sha256& leaf) {
   if (!started_) return fail("audit: append outside a transaction");
-  const std::string entry = audit::canonicalBytes(e);
-  const auto leaf = audit::leafHash(entry);
   auto st = db_.prepare(
       "INSERT INTO audit_log(seq, time, action, outcome, actor, message_id, subject_key, source_org, destination_org, "
       "record_type, entry, leaf_hash, agreement, purpose, decision) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");

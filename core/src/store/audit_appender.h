@@ -16,6 +16,18 @@ namespace cb::store {
 
 class Connection;
 
+/// An audit entry made ready outside the transaction: its canonical bytes
+/// and leaf hash computed on the caller's thread, so that the store's writer
+/// thread, which every record passes through one at a time, only inserts it.
+struct PreparedAuditEntry {
+  audit::AuditEvent event;  ///< time_ms set
+  std::string entry;        ///< audit::canonicalBytes(event)
+  Sha256 leaf{};            ///< audit::leafHash(entry)
+
+  /// Prepares `event`, stamping it with `now_ms` if it has no time yet.
+  static PreparedAuditEntry of(audit::AuditEvent event, std::int64_t now_ms);
+};
+
 class AuditAppender {
  public:
   explicit AuditAppender(Connection& db) : db_(db) {}
@@ -24,6 +36,7 @@ class AuditAppender {
   Status begin();
   /// Writes one entry as the next leaf.
   Status append(const audit::AuditEvent& event);
+  Status append(const PreparedAuditEntry& prepared);
 
   /// A point to roll back to when one operation of a batch fails.
   struct Mark {
@@ -36,6 +49,8 @@ class AuditAppender {
   Status finish();
 
  private:
+  Status insert(const audit::AuditEvent& event, const std::string& entry, const Sha256& leaf);
+
   Connection& db_;
   audit::MerkleFrontier frontier_;
   bool started_ = false;

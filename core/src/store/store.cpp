@@ -387,9 +387,28 @@ namespace {
 // duplicate entry. Sets `out` afresh (an operation may run twice).
 // `as` overrides what the sender said with what translation learnt (kept
 // in the row only: the receipt entry says what arrived).
+// The receipt entry of a message (see storeMessage).
+audit::AuditEvent receiptEvent(const NewMessage& msg, const std::string& id, const std::string& digest,
+                               std::int64_t now) {
+  audit::AuditEvent e;
+  e.time_ms = now;
+  e.actor = audit::Actor::adapter(msg.source, msg.source_org);
+  e.action = audit::action::kReceived;
+  e.outcome = audit::outcome::kSuccess;
+  e.message_id = id;
+  e.record_type = msg.record_type;
+  e.source_org = msg.source_org;
+  e.subject_key = msg.subject_key;
+  e.payload_sha256 = digest;
+  e.with("adapter", msg.source).with("bytes", std::to_string(msg.payload.size()));
+  return e;
+}
+
+// `receipt`, if given, is the receipt entry prepared beforehand (for
+// msg.id, at msg.received_at_ms; see PreparedAuditEntry).
 Status storeMessage(Connection& db, AuditAppender& audit, const NewMessage& msg, const char* state,
                     const std::string& error, const Store::RoutedAs& as, std::optional<SubmitOutcome>& out,
-                    std::int64_t& received_at) {
+                    std::int64_t& received_at, const PreparedAuditEntry* receipt = nullptr) {
   out.reset();
   const std::int64_t now = msg.received_at_ms != 0 ? msg.received_at_ms : nowMs();
   received_at = now;
@@ -419,8 +438,8 @@ Status storeMessage(Connection& db, AuditAppender& audit, const NewMessage& msg,
   }
   auto blob = insertBlob(db, msg.payload);
   if (!blob) return blob.error();
-  const std::string id = msg.id.empty() ? newMessageId() : msg.id;
-  const std::string digest = toHex(sha256(msg.payload));
+  const std::string id = receipt != nullptr ? receipt->event.message_id : msg.id.empty() ? newMessageId() : msg.id;
+  const std::string digest = receipt != nullptr ? receipt->event.payload_sha256 : toHex(sha256(msg.payload));
   auto ins = db.prepare(
       "INSERT INTO messages(id, source, sender_id, content_type, record_type, subject_key, payload_blob, "
       "payload_sha256, state, error, received_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -436,18 +455,8 @@ Status storeMessage(Connection& db, AuditAppender& audit, const NewMessage& msg,
   (*ins)->bind(8, digest).bind(9, state).bind(10, error).bind(11, now).bind(12, now);
   if (auto s = (*ins)->run(); !s) return s;
   out = SubmitOutcome{SubmitStatus::Stored, db.lastInsertRowid(), id};
-  audit::AuditEvent e;
-  e.time_ms = now;
-  e.actor = audit::Actor::adapter(msg.source, msg.source_org);
-  e.action = audit::action::kReceived;
-  e.outcome = audit::outcome::kSuccess;
-  e.message_id = id;
-  e.record_type = msg.record_type;
-  e.source_org = msg.source_org;
-  e.subject_key = msg.subject_key;
-  e.payload_sha256 = digest;
-  e.with("adapter", msg.source).with("bytes", std::to_string(msg.payload.size()));
-  return audit.append(e);
+  if (receipt != nullptr) return audit.append(*receipt);
+  return audit.append(receiptEvent(msg, id, digest, now));
 }
 
 // The identity of a stored message that its deliveries carry.
@@ -458,10 +467,8 @@ struct RoutedMessage {
   std::int64_t received_at = 0;
 };
 
-// Stores a routed message's deliveries and the audit entries of its
-// translation and decisions. Sets `created` afresh.
-Status storeDeliveries(Connection& db, AuditAppender& audit, const RoutedMessage& m,
-                       const std::vector<NewDelivery>& deliveries, std::vector<audit::AuditEvent>& events,
+// Stores a routed message's deliveries. Sets `created` afresh.
+Status storeDeliveries(Connection& db, const RoutedMessage& m, const std::vector<NewDelivery>& deliveries,
                        std::vector<DeliveryInfo>& created) {
   created.clear();
   const std::int64_t now = nowMs();
@@ -500,10 +507,6 @@ Status storeDeliveries(Connection& db, AuditAppender& audit, const RoutedMessage
     di.received_at_ms = m.received_at;
     created.push_back(std::move(di));
   }
-  for (auto& e : events) {
-    if (e.time_ms == 0) e.time_ms = now;
-    if (auto s = audit.append(e); !s) return s;
-  }
   return {};
 }
 
@@ -533,21 +536,40 @@ void Store::submitRouted(NewMessage m, RoutedAs as, std::vector<NewDelivery> del
     NewMessage message;
     RoutedAs as;
     std::vector<NewDelivery> deliveries;
-    std::vector<audit::AuditEvent> events;
+    PreparedAuditEntry receipt;
+    std::vector<PreparedAuditEntry> events;
     std::optional<SubmitOutcome> stored;
     std::vector<DeliveryInfo> created;
   };
-  auto w = std::make_shared<Work>(Work{std::move(m), std::move(as), std::move(deliveries), std::move(events), {}, {}});
+  auto w = std::make_shared<Work>();
+  // Everything that needs no database is done here, on the caller's
+  // thread: the writer thread is the one stage every record passes through
+  // one at a time.
+  const std::int64_t now = nowMs();
+  if (m.received_at_ms == 0) m.received_at_ms = now;
+  if (m.id.empty()) m.id = newMessageId();
+  w->receipt = PreparedAuditEntry::of(receiptEvent(m, m.id, toHex(sha256(m.payload)), m.received_at_ms), now);
+  w->events.reserve(events.size());
+  for (auto& e : events) w->events.push_back(PreparedAuditEntry::of(std::move(e), now));
+  w->message = std::move(m);
+  w->as = std::move(as);
+  w->deliveries = std::move(deliveries);
   Op op;
   op.apply = [w](Connection& db, AuditAppender& audit) -> Status {
     w->created.clear();
     std::int64_t received_at = 0;
-    if (auto s = storeMessage(db, audit, w->message, "routed", {}, w->as, w->stored, received_at); !s) return s;
+    if (auto s = storeMessage(db, audit, w->message, "routed", {}, w->as, w->stored, received_at, &w->receipt); !s) {
+      return s;
+    }
     // A duplicate was routed when it first came: nothing more to record.
     if (w->stored->status == SubmitStatus::Duplicate) return {};
     const RoutedMessage routed{w->stored->seq, w->stored->message_id,
                                w->as.subject_key.empty() ? w->message.subject_key : w->as.subject_key, received_at};
-    return storeDeliveries(db, audit, routed, w->deliveries, w->events, w->created);
+    if (auto s = storeDeliveries(db, routed, w->deliveries, w->created); !s) return s;
+    for (const auto& e : w->events) {
+      if (auto s = audit.append(e); !s) return s;
+    }
+    return {};
   };
   op.committed = [w, done = std::move(done)](Status s) {
     if (!s) {
@@ -618,7 +640,12 @@ void Store::route(std::int64_t message_seq, RoutedAs as, std::vector<NewDelivery
     if (!row) return row.error();
     RoutedMessage m{message_seq, (*info)->columnText(0), (*info)->columnText(1), (*info)->columnInt(2)};
     (*info)->reset();
-    return storeDeliveries(db, audit, m, shared->first, shared->second, *created);
+    if (auto s = storeDeliveries(db, m, shared->first, *created); !s) return s;
+    for (auto& e : shared->second) {
+      if (e.time_ms == 0) e.time_ms = now;
+      if (auto s = audit.append(e); !s) return s;
+    }
+    return {};
   };
   op.committed = [created, done = std::move(done)](Status s) {
     if (!s) {
@@ -653,9 +680,14 @@ void Store::quarantine(std::int64_t message_seq, std::string reason, std::vector
 
 void Store::recordAttempt(std::int64_t delivery_seq, AttemptOutcome outcome, std::vector<audit::AuditEvent> events,
                           std::function<void(Status)> done) {
+  // Entries prepared here, off the writer thread (see submitRouted).
+  std::vector<PreparedAuditEntry> prepared;
+  prepared.reserve(events.size());
+  const std::int64_t reported_at = nowMs();
+  for (auto& e : events) prepared.push_back(PreparedAuditEntry::of(std::move(e), reported_at));
   Op op;
-  op.apply = [delivery_seq, outcome = std::move(outcome), events = std::move(events)](
-                 Connection& db, AuditAppender& audit) mutable -> Status {
+  op.apply = [delivery_seq, outcome = std::move(outcome), prepared = std::move(prepared)](
+                 Connection& db, AuditAppender& audit) -> Status {
     const std::int64_t now = nowMs();
     const char* state = outcome.kind == AttemptOutcome::Kind::Delivered ? "delivered"
                         : outcome.kind == AttemptOutcome::Kind::Dead    ? "dead"
@@ -667,8 +699,7 @@ void Store::recordAttempt(std::int64_t delivery_seq, AttemptOutcome outcome, std
     (*up)->bind(1, state).bind(2, outcome.next_attempt_at_ms).bind(3, outcome.error).bind(4, now).bind(5, delivery_seq);
     if (auto s = (*up)->run(); !s) return s;
     if (db.changes() != 1) return fail("delivery #" + std::to_string(delivery_seq) + " is no longer queued");
-    for (auto& e : events) {
-      if (e.time_ms == 0) e.time_ms = now;
+    for (const auto& e : prepared) {
       if (auto s = audit.append(e); !s) return s;
     }
     return {};
