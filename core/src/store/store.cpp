@@ -382,11 +382,6 @@ void Store::flush() {
 
 namespace {
 
-// Stores a received message in `state` with its receipt audit entry, or,
-// when the source already sent one with the same sender id, only a
-// duplicate entry. Sets `out` afresh (an operation may run twice).
-// `as` overrides what the sender said with what translation learnt (kept
-// in the row only: the receipt entry says what arrived).
 // The receipt entry of a message (see storeMessage).
 audit::AuditEvent receiptEvent(const NewMessage& msg, const std::string& id, const std::string& digest,
                                std::int64_t now) {
@@ -404,6 +399,11 @@ audit::AuditEvent receiptEvent(const NewMessage& msg, const std::string& id, con
   return e;
 }
 
+// Stores a received message in `state` with its receipt audit entry, or,
+// when the source already sent one with the same sender id, only a
+// duplicate entry. Sets `out` afresh (an operation may run twice).
+// `as` overrides what the sender said with what translation learnt (kept
+// in the row only: the receipt entry says what arrived).
 // `receipt`, if given, is the receipt entry prepared beforehand (for
 // msg.id, at msg.received_at_ms; see PreparedAuditEntry).
 Status storeMessage(Connection& db, AuditAppender& audit, const NewMessage& msg, const char* state,
