@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 
+#include "bench_store.h"
 #include "audit/checkpointer.h"
 #include "audit/log_verifier.h"
 #include "audit/proof.h"
@@ -67,26 +68,16 @@ int main(int argc, char** argv) {
     }
   }
   if (entries < 2 || batch == 0) return usage();
-  bool cleanup = false;
-  if (dir.empty()) {
-    std::string tmpl = (fs::temp_directory_path() / "cb-audit-bench-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) return 1;
-    dir = tmpl;
-    cleanup = true;
-  }
-  fs::create_directories(dir);
-  cb::store::StoreOptions o;
-  o.path = dir / "audit-bench.db";
-  o.synchronous_full = full;
-  auto opened = cb::store::Store::open(o);
+  auto opened = cb::bench::BenchStore::open(dir, "cb-audit-bench", "audit-bench.db", full);
   if (!opened) {
     std::fprintf(stderr, "%s\n", opened.error().message.c_str());
     return 1;
   }
-  auto& store = **opened;
+  auto& store = opened->store();
+  const fs::path db_path = store.path();
   std::printf("audit_bench: %llu entries, %llu per transaction, synchronous=%s, %s\n",
               static_cast<unsigned long long>(entries), static_cast<unsigned long long>(batch),
-              full ? "FULL" : "NORMAL", o.path.c_str());
+              full ? "FULL" : "NORMAL", db_path.c_str());
   std::printf("entry size: %zu bytes (canonical JSON)\n", cb::audit::canonicalBytes(decision(0)).size());
 
   // 1. Append in batches; half first, so there are two checkpoints to relate.
@@ -161,8 +152,6 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(half), static_cast<unsigned long long>(entries),
               consistency->path.size());
   std::error_code ec;
-  std::printf("store file: %.1f MB\n", static_cast<double>(fs::file_size(o.path, ec)) / 1e6);
-  opened->reset();
-  if (cleanup) fs::remove_all(dir, ec);
+  std::printf("store file: %.1f MB\n", static_cast<double>(fs::file_size(db_path, ec)) / 1e6);
   return 0;
 }

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench_store.h"
 #include "common/ids.h"
 #include "store/store.h"
 
@@ -196,24 +197,13 @@ int main(int argc, char** argv) {
     }
   }
   if (records == 0 || window == 0 || persons == 0) return usage();
-  bool cleanup = false;
-  if (dir.empty()) {
-    std::string tmpl = (fs::temp_directory_path() / "cb-store-bench-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) return 1;
-    dir = tmpl;
-    cleanup = true;
-  }
-  fs::create_directories(dir);
-  cb::store::StoreOptions o;
-  o.path = dir / "store-bench.db";
-  o.synchronous_full = full;
-  auto store = cb::store::Store::open(o);
-  if (!store) {
-    std::fprintf(stderr, "store_bench: %s\n", store.error().message.c_str());
+  auto opened = cb::bench::BenchStore::open(dir, "cb-store-bench", "store-bench.db", full);
+  if (!opened) {
+    std::fprintf(stderr, "store_bench: %s\n", opened.error().message.c_str());
     return 1;
   }
   Bench b;
-  b.store = store->get();
+  b.store = &opened->store();
   b.payload.assign(size, 'x');
   for (std::size_t i = 0; i < b.payload.size(); i += 7) b.payload[i] = static_cast<char>('a' + i % 26);
   b.persons = persons;
@@ -239,7 +229,5 @@ int main(int argc, char** argv) {
               writer * 1e6 / static_cast<double>(records),
               static_cast<double>(written) / 1024.0 / static_cast<double>(records),
               static_cast<unsigned long long>(b.failed.load()));
-  store->reset();
-  if (cleanup) fs::remove_all(dir);
   return b.failed.load() == 0 ? 0 : 1;
 }
