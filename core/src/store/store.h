@@ -4,7 +4,9 @@
 // sent. The embedded default is one SQLite file in WAL mode.
 //
 // States:
-//   message:  received -> routed | quarantined
+//   message:  received -> routed | quarantined; a record the route stage
+//             saw before it was stored (submitRouted, submitQuarantined)
+//             starts as routed or quarantined
 //   delivery: queued -> delivered | dead | (held -> queued | refused)
 //
 // Every state change is one store transaction that also writes the audit
