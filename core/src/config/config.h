@@ -48,7 +48,7 @@ struct DaemonSettings {
 
 struct StoreSettings {
   std::filesystem::path path;                          ///< SQLite file (WAL mode)
-  bool synchronous_full = true;                        ///< PRAGMA synchronous=FULL (else NORMAL)
+  bool synchronous_full = true;                        ///< "full": commits on disk before reported (store/wal_sync.h)
   std::size_t group_commit_max = 1000;                 ///< most operations per transaction
   std::filesystem::path identity_key;                  ///< HMAC key for keyed hashes of people's identifiers
 };

@@ -15,6 +15,9 @@
 // shared). Writes go through one writer thread that commits in groups
 // ("group commit"): many operations share one transaction and one fsync, and
 // each operation's completion runs only after its transaction is durable.
+// That fsync overlaps the next transaction: the writer commits without
+// waiting for the disk and the completion thread makes the WAL durable
+// before it reports (wal_sync.h says why that is as safe as waiting).
 //
 // Several processes may use the same file (the daemon and the `carebridge`
 // CLI): each transaction takes SQLite's write lock (BEGIN IMMEDIATE) and
@@ -43,6 +46,7 @@ struct sqlite3;
 namespace cb::store {
 
 class Connection;
+class WalSync;
 class AuditAppender;
 
 enum class DeliveryState { Queued, Delivered, Dead, Held, Refused };
@@ -125,7 +129,14 @@ struct SubmitOutcome {
 
 struct StoreOptions {
   std::filesystem::path path;
+  /// true: nothing is reported committed, and no read returns a row, before
+  /// it is on disk (the WAL is fdatasynced after each group commit and after
+  /// each read; see wal_sync.h). false (config `synchronous = "normal"`, for
+  /// measurements): a power cut can lose commits already reported.
   bool synchronous_full = true;
+  /// The call that makes the WAL durable; empty means ::fdatasync. Tests
+  /// pass a failing one to check that the store fails closed.
+  std::function<int(int fd)> sync_call;
   std::size_t group_commit_max = 1000;
   /// WAL pages after which a background thread copies the log back into
   /// the database (a checkpoint), off the writer's path. A checkpoint copies
@@ -306,6 +317,12 @@ class Store {
   void flush();
 
   // ---- Reads: synchronous, on a reader connection (thread-safe; serialised).
+  // Each read below returns only rows already on disk (it syncs the WAL
+  // after reading), so what it returns may be sent, published or shown:
+  // a power cut cannot take back a delivery or an audit entry someone has
+  // seen. The exceptions are payload, deliveryPayload, messageBySeq and
+  // delivery(seq): their callers know the row from a durable report or
+  // read already, and a newer state they see only ever holds a send back.
 
   Result<std::vector<MessageInfo>> messagesInState(const std::string& state, std::size_t limit);
   Result<std::optional<MessageInfo>> message(const std::string& message_id);
@@ -361,8 +378,9 @@ class Store {
   /// `done` runs on the completion thread after the commit.
   void transact(std::function<Status(Connection&, AuditAppender&)> apply, std::function<void(Status)> done);
   Status transactSync(std::function<Status(Connection&, AuditAppender&)> apply);
-  /// Runs `reader` on the reader connection (reads are serialised). Wrap
-  /// several statements in BEGIN/COMMIT inside it for one snapshot.
+  /// Runs `reader` on the reader connection (reads are serialised), then
+  /// syncs the WAL (see Reads above). Wrap several statements in
+  /// BEGIN/COMMIT inside it for one snapshot.
   Status read(const std::function<Status(Connection&)>& reader);
 
   // ---- end of the audit log block
@@ -405,7 +423,14 @@ class Store {
   // PerOperation gives each operation a savepoint, so a failure rolls back alone.
   BatchOutcome applyBatch(std::vector<Op>& batch, std::vector<Status>& results, Isolation isolation);
 
+  // Makes what a read saw durable before it is returned (see Reads).
+  template <class R>
+  R durable(R read);
+
   StoreOptions options_;
+  // Null when options_.synchronous_full is false. Declared before the
+  // connections so it outlives them.
+  std::unique_ptr<WalSync> wal_sync_;
   std::unique_ptr<Connection> writer_;
   std::unique_ptr<Connection> reader_;
   std::mutex reader_mutex_;
