@@ -292,6 +292,7 @@ int runSink(const SinkArgs& a) {
     }
     const std::string* id = req.header("X-Carebridge-Message-Id");
     const std::string mid = id != nullptr ? *id : "";
+    bool all_arrived = false;
     {
       std::lock_guard lock(m);
       if (!seen.insert(mid).second) {
@@ -322,8 +323,11 @@ int runSink(const SinkArgs& a) {
             << " bytes) from " << req.peer.common_name << "\n";
         out.flush();
       }
+      all_arrived = a.expect > 0 && seen.size() >= a.expect;
     }
-    cv.notify_all();
+    // The main thread waits only for the last record (or a signal): waking
+    // it for every record cost a thread wake-up and a context switch each.
+    if (all_arrived) cv.notify_all();
     respond({201, {}, "stored\n"});
   });
   if (!server) {
