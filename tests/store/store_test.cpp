@@ -6,7 +6,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <optional>
+#include <sstream>
 #include <thread>
 
 namespace {
@@ -434,4 +441,48 @@ TEST(StoreCheckpoints, TheWriterCheckpointsAtTheStallLimit) {
   o.checkpoint_pages = 1 << 30;  // the background thread is never woken
   o.checkpoint_stall_pages = 64;
   EXPECT_TRUE(checkpointsReachTheDatabase(o, 300, 1u << 20));
+}
+
+namespace {
+
+// The nice value of this process's thread named `name` (proc(5),
+// /proc/self/task/<tid>/stat field 19), or nullopt if there is none.
+std::optional<int> threadNice(const std::string& name) {
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string c;
+    std::getline(comm, c);
+    if (c != name) continue;
+    std::ifstream stat(task.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // After "(comm)": state is field 3, nice field 19.
+    std::istringstream rest(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i < 19; ++i) rest >> field;
+    int nice = 0;
+    rest >> nice;
+    return nice;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Checkpoints are background work: the pipeline's threads come first.
+TEST(StoreCheckpoints, TheCheckpointThreadRunsFiveNiceLevelsBelowTheProcess) {
+  cb::test::TempDir dir;
+  cb::store::StoreOptions o;
+  o.path = dir / "cb.db";
+  auto s = Store::open(o);
+  ASSERT_TRUE(s) << s.error().message;
+  const int expected = std::min(19, getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())) + 5);
+  std::optional<int> nice;
+  // The thread names itself, then lowers its priority, as it starts.
+  for (int i = 0; i < 200 && nice != expected; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    nice = threadNice("cb-checkpoint");
+  }
+  ASSERT_TRUE(nice) << "no thread named cb-checkpoint";
+  EXPECT_EQ(*nice, expected);
 }
