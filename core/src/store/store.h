@@ -320,9 +320,10 @@ class Store {
   // Each read below returns only rows already on disk (it syncs the WAL
   // after reading), so what it returns may be sent, published or shown:
   // a power cut cannot take back a delivery or an audit entry someone has
-  // seen. The exceptions are payload, deliveryPayload, messageBySeq and
-  // delivery(seq): their callers know the row from a durable report or
-  // read already, and a newer state they see only ever holds a send back.
+  // seen. The exceptions are payload, deliveryPayload, messageBySeq,
+  // delivery(seq) and auditLeafHashes: their callers know the rows from a
+  // durable report or read already (leaf hashes are read below a tree size
+  // read before), and a newer state they see only ever holds a send back.
 
   Result<std::vector<MessageInfo>> messagesInState(const std::string& state, std::size_t limit);
   Result<std::optional<MessageInfo>> message(const std::string& message_id);
