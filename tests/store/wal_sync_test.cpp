@@ -87,40 +87,42 @@ Reported submit(Store& store, SyncSpy& spy, const std::filesystem::path& db, con
   return f.get();
 }
 
+// A store on a fresh file whose syncs `spy` watches.
+class StoreDurability : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store = openStore(db, spy);
+    ASSERT_TRUE(store);
+  }
+
+  cb::test::TempDir dir;
+  std::filesystem::path db = dir / "cb.db";
+  SyncSpy spy;
+  std::unique_ptr<Store> store;
+};
+
 }  // namespace
 
-TEST(StoreDurability, OpeningSyncsWhatAnEarlierProcessLeftUnsynced) {
-  cb::test::TempDir dir;
-  SyncSpy spy;
-  auto store = openStore(dir / "cb.db", spy);
-  ASSERT_TRUE(store);
+TEST_F(StoreDurability, OpeningSyncsWhatAnEarlierProcessLeftUnsynced) {
   // A process killed after a commit but before its sync leaves the commit
   // in the page cache; this process must not act on it before it is durable.
   EXPECT_EQ(spy.calls.load(), 1);
-  EXPECT_EQ(spy.synced_bytes.load(), walSize(dir / "cb.db"));
+  EXPECT_EQ(spy.synced_bytes.load(), walSize(db));
 }
 
-TEST(StoreDurability, NothingIsReportedBeforeTheWalIsSynced) {
-  cb::test::TempDir dir;
-  SyncSpy spy;
-  auto store = openStore(dir / "cb.db", spy);
-  ASSERT_TRUE(store);
+TEST_F(StoreDurability, NothingIsReportedBeforeTheWalIsSynced) {
   for (int i = 0; i < 20; ++i) {
-    const long long before = walSize(dir / "cb.db");
-    auto r = submit(*store, spy, dir / "cb.db", "s-" + std::to_string(i));
+    const long long before = walSize(db);
+    auto r = submit(*store, spy, db, "s-" + std::to_string(i));
     ASSERT_TRUE(r.result) << r.result.error().message;
     EXPECT_EQ(r.result->status, cb::store::SubmitStatus::Stored);
-    EXPECT_GT(walSize(dir / "cb.db"), before) << "the commit wrote nothing to the WAL";
+    EXPECT_GT(walSize(db), before) << "the commit wrote nothing to the WAL";
     EXPECT_TRUE(r.wal_synced_before_report) << "record " << i << " was reported before its commit was synced";
   }
 }
 
-TEST(StoreDurability, ReadsThatCanBeActedOnSyncWhatTheySaw) {
-  cb::test::TempDir dir;
-  SyncSpy spy;
-  auto store = openStore(dir / "cb.db", spy);
-  ASSERT_TRUE(store);
-  ASSERT_TRUE(submit(*store, spy, dir / "cb.db", "s-1").result);
+TEST_F(StoreDurability, ReadsThatCanBeActedOnSyncWhatTheySaw) {
+  ASSERT_TRUE(submit(*store, spy, db, "s-1").result);
   const auto check = [&](const char* what, auto read) {
     const int before = spy.calls.load();
     EXPECT_TRUE(read()) << what;
@@ -135,15 +137,11 @@ TEST(StoreDurability, ReadsThatCanBeActedOnSyncWhatTheySaw) {
   check("read", [&] { return bool(store->read([](cb::store::Connection&) { return cb::Status{}; })); });
 }
 
-TEST(StoreDurability, AFailedSyncRefusesEveryLaterWriteAndRead) {
-  cb::test::TempDir dir;
-  SyncSpy spy;
-  auto store = openStore(dir / "cb.db", spy);
-  ASSERT_TRUE(store);
-  ASSERT_TRUE(submit(*store, spy, dir / "cb.db", "s-1").result);
+TEST_F(StoreDurability, AFailedSyncRefusesEveryLaterWriteAndRead) {
+  ASSERT_TRUE(submit(*store, spy, db, "s-1").result);
 
   spy.fail_from = spy.calls.load() + 1;
-  auto lost = submit(*store, spy, dir / "cb.db", "s-2");
+  auto lost = submit(*store, spy, db, "s-2");
   ASSERT_FALSE(lost.result) << "a record whose commit could not be synced was reported stored";
   EXPECT_NE(lost.result.error().message.find("fdatasync failed"), std::string::npos) << lost.result.error().message;
 
@@ -151,7 +149,7 @@ TEST(StoreDurability, AFailedSyncRefusesEveryLaterWriteAndRead) {
   // although the pages it could not write are gone. The store must not
   // trust it.
   spy.disk_recovered = true;
-  auto later = submit(*store, spy, dir / "cb.db", "s-3");
+  auto later = submit(*store, spy, db, "s-3");
   EXPECT_FALSE(later.result) << "the store accepted a write after a failed sync";
   EXPECT_FALSE(store->auditSize()) << "a read returned rows after a failed sync";
   EXPECT_FALSE(store->queuedDeliveries(0, 10));
@@ -160,10 +158,10 @@ TEST(StoreDurability, AFailedSyncRefusesEveryLaterWriteAndRead) {
   // then stored, or recognised if the commit did reach the disk.
   store.reset();
   SyncSpy healthy;
-  store = openStore(dir / "cb.db", healthy);
+  store = openStore(db, healthy);
   ASSERT_TRUE(store);
   for (const char* id : {"s-1", "s-2", "s-3"}) {
-    auto r = submit(*store, healthy, dir / "cb.db", id);
+    auto r = submit(*store, healthy, db, id);
     ASSERT_TRUE(r.result) << id << ": " << r.result.error().message;
     if (std::string(id) == "s-1") {
       EXPECT_EQ(r.result->status, cb::store::SubmitStatus::Duplicate);
@@ -174,16 +172,15 @@ TEST(StoreDurability, AFailedSyncRefusesEveryLaterWriteAndRead) {
   }
 }
 
-TEST(StoreDurability, NormalModeNeverSyncs) {
-  cb::test::TempDir dir;
-  SyncSpy spy;
+TEST_F(StoreDurability, NormalModeNeverSyncs) {
+  SyncSpy normal_spy;
   cb::store::StoreOptions o;
-  o.path = dir / "cb.db";
+  o.path = dir / "normal.db";
   o.synchronous_full = false;
-  o.sync_call = spy.call();
-  auto store = Store::open(o);
-  ASSERT_TRUE(store) << store.error().message;
-  ASSERT_TRUE(submit(**store, spy, dir / "cb.db", "s-1").result);
-  ASSERT_TRUE((*store)->auditSize());
-  EXPECT_EQ(spy.calls.load(), 0);
+  o.sync_call = normal_spy.call();
+  auto normal = Store::open(o);
+  ASSERT_TRUE(normal) << normal.error().message;
+  ASSERT_TRUE(submit(**normal, normal_spy, o.path, "s-1").result);
+  ASSERT_TRUE((*normal)->auditSize());
+  EXPECT_EQ(normal_spy.calls.load(), 0);
 }

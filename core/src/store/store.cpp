@@ -68,6 +68,20 @@ MessageInfo readMessage(const Statement& st) {
   return m;
 }
 
+// The message whose `column` ("id" or "seq") is `key`, if any.
+template <class Key>
+Result<std::optional<MessageInfo>> findMessage(Connection& db, const char* column, const Key& key) {
+  auto st = db.prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE " + column + " = ?");
+  if (!st) return st.error();
+  (*st)->bind(1, key);
+  auto row = (*st)->step();
+  if (!row) return row.error();
+  std::optional<MessageInfo> out;
+  if (*row) out = readMessage(**st);
+  (*st)->reset();
+  return out;
+}
+
 Result<std::vector<DeliveryInfo>> collectDeliveries(Statement& st) {
   std::vector<DeliveryInfo> out;
   for (;;) {
@@ -892,29 +906,13 @@ Result<std::vector<MessageInfo>> Store::messagesInState(const std::string& state
 Result<std::optional<MessageInfo>> Store::message(const std::string& message_id) {
   return durable([&]() -> Result<std::optional<MessageInfo>> {
     std::lock_guard lock(reader_mutex_);
-    auto st = reader_->prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE id = ?");
-    if (!st) return st.error();
-    (*st)->bind(1, message_id);
-    auto row = (*st)->step();
-    if (!row) return row.error();
-    std::optional<MessageInfo> out;
-    if (*row) out = readMessage(**st);
-    (*st)->reset();
-    return out;
+    return findMessage(*reader_, "id", message_id);
   }());
 }
 
 Result<std::optional<MessageInfo>> Store::messageBySeq(std::int64_t seq) {
   std::lock_guard lock(reader_mutex_);
-  auto st = reader_->prepare(std::string("SELECT ") + kMessageColumns + " FROM messages WHERE seq = ?");
-  if (!st) return st.error();
-  (*st)->bind(1, seq);
-  auto row = (*st)->step();
-  if (!row) return row.error();
-  std::optional<MessageInfo> out;
-  if (*row) out = readMessage(**st);
-  (*st)->reset();
-  return out;
+  return findMessage(*reader_, "seq", seq);
 }
 
 namespace {
