@@ -196,7 +196,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
     // pipeline's threads queued behind it, the tail of the latency at
     // moderate load. Five nice levels lower (a third of the weight, sched(7))
     // they come first and it takes the CPU they leave. bench/pipeline/run
-    // --rate 2000, p99 after warm-up: 7.4-9.4 ms against 8.4-13.1 ms. Ten
+    // --rate 2000, p99 after warm-up: 6.6-9.4 ms against 8.4-13.1 ms. Ten
     // levels did better at moderate load (5.5-11.6 ms) but fell so far
     // behind at saturation that the WAL reached checkpoint_stall_pages and
     // the writer had to checkpoint itself; with five it peaked at 407 MiB
