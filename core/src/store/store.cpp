@@ -459,6 +459,19 @@ audit::AuditEvent receiptEvent(const NewMessage& msg, const std::string& id, con
   return e;
 }
 
+// The `committed` of an operation whose apply leaves its answer in `out`:
+// that answer once the transaction is durable, or why it is not.
+std::function<void(Status)> answerFrom(std::shared_ptr<std::optional<SubmitOutcome>> out,
+                                       std::function<void(Result<SubmitOutcome>)> done) {
+  return [out = std::move(out), done = std::move(done)](Status s) {
+    if (!s) {
+      done(s.error());
+    } else {
+      done(**out);
+    }
+  };
+}
+
 // Stores a received message in `state` with its receipt audit entry, or,
 // when the source already sent one with the same sender id, only a
 // duplicate entry. Sets `out` afresh (an operation may run twice).
@@ -580,13 +593,7 @@ void Store::submit(NewMessage m, std::function<void(Result<SubmitOutcome>)> done
     std::int64_t received_at = 0;
     return storeMessage(db, audit, *msg, "received", {}, RoutedAs{}, *out, received_at);
   };
-  op.committed = [out, done = std::move(done)](Status s) {
-    if (!s) {
-      done(s.error());
-    } else {
-      done(**out);
-    }
-  };
+  op.committed = answerFrom(out, std::move(done));
   enqueue(std::move(op));
 }
 
@@ -658,13 +665,7 @@ void Store::submitQuarantined(NewMessage m, std::string reason, std::vector<audi
     }
     return {};
   };
-  op.committed = [out, done = std::move(done)](Status s) {
-    if (!s) {
-      done(s.error());
-    } else {
-      done(**out);
-    }
-  };
+  op.committed = answerFrom(out, std::move(done));
   enqueue(std::move(op));
 }
 
