@@ -129,10 +129,11 @@ struct SubmitOutcome {
 
 struct StoreOptions {
   std::filesystem::path path;
-  /// true: nothing is reported committed, and no read returns a row, before
-  /// it is on disk (the WAL is fdatasynced after each group commit and after
-  /// each read; see wal_sync.h). false (config `synchronous = "normal"`, for
-  /// measurements): a power cut can lose commits already reported.
+  /// true: nothing is reported committed, and no read that may be acted on
+  /// returns a row, before it is on disk (the WAL is fdatasynced after each
+  /// group commit and after such reads; see wal_sync.h and "Reads" below).
+  /// false (config `synchronous = "normal"`, for measurements): a power cut
+  /// can lose commits already reported.
   bool synchronous_full = true;
   /// The call that makes the WAL durable; empty means ::fdatasync. Tests
   /// pass a failing one to check that the store fails closed.
