@@ -71,13 +71,19 @@ Status WalSync::sync() {
   // store keeps its own open), but should the file ever be replaced, sync
   // the one SQLite now writes: a stale descriptor would sync nothing.
   struct stat st {};
-  if (::stat(wal_.c_str(), &st) != 0) return failForGoodLocked("the write-ahead log has gone", errno);
+  if (::stat(wal_.c_str(), &st) != 0) {
+    const int err = errno;  // before anything else can change it
+    return failForGoodLocked("the write-ahead log has gone", err);
+  }
   if (st.st_ino != ino_ || st.st_dev != dev_) {
     if (auto s = openFileLocked(); !s) {
       return failForGoodLocked("cannot reopen the write-ahead log (" + s.error().message + ")", EIO);
     }
   }
-  if (sync_call_(fd_) != 0) return failForGoodLocked("fdatasync failed", errno);
+  if (sync_call_(fd_) != 0) {
+    const int err = errno;  // the message's string is built before errno would be read
+    return failForGoodLocked("fdatasync failed", err);
+  }
   return {};
 }
 
