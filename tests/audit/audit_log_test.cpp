@@ -363,7 +363,8 @@ TEST_F(AuditLogTest, AVersion1StoreIsMigratedToVersion2KeepingItsLog) {
   // What a version-1 carebridged left: no checkpoint table (nor what
   // version 3 added), user_version 1.
   sql("DROP TABLE audit_checkpoints; DROP TABLE audit_export_cursors; DROP INDEX audit_by_agreement; "
-      "DROP INDEX audit_by_purpose; DROP INDEX audit_by_decision; DROP INDEX audit_by_subject_time; "
+      "DROP INDEX audit_by_purpose; DROP INDEX audit_by_decision; DROP INDEX audit_by_subject_unlinked; "
+      "DROP TABLE audit_subject_messages; "
       "DROP INDEX audit_by_time; DROP INDEX audit_by_action; DROP INDEX audit_by_source_org; "
       "DROP INDEX audit_by_destination_org; ALTER TABLE audit_log DROP COLUMN agreement; "
       "ALTER TABLE audit_log DROP COLUMN purpose; ALTER TABLE audit_log DROP COLUMN decision; "
@@ -382,7 +383,7 @@ TEST_F(AuditLogTest, AVersion1StoreIsMigratedToVersion2KeepingItsLog) {
   ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(st, 0), store::kSchemaVersion);
-  EXPECT_EQ(store::kSchemaVersion, 4);
+  EXPECT_EQ(store::kSchemaVersion, 5);
   sqlite3_finalize(st);
   sqlite3_close(db);
   EXPECT_EQ(verify().status, cli::kAuditVerified);

@@ -354,7 +354,7 @@ TEST_F(AuditQueryTest, AVersion2StoreGetsTheNewColumnsFilledFromItsOwnEntries) {
   closeStore();
   // What a version-2 carebridged left.
   sql("DROP INDEX audit_by_agreement; DROP INDEX audit_by_purpose; DROP INDEX audit_by_decision; "
-      "DROP INDEX audit_by_subject_time; DROP INDEX audit_by_time; DROP INDEX audit_by_action; "
+      "DROP INDEX audit_by_subject_unlinked; DROP TABLE audit_subject_messages; DROP INDEX audit_by_time; DROP INDEX audit_by_action; "
       "DROP INDEX audit_by_source_org; DROP INDEX audit_by_destination_org; DROP TABLE audit_export_cursors; "
       "ALTER TABLE audit_log DROP COLUMN agreement; ALTER TABLE audit_log DROP COLUMN purpose; "
       "ALTER TABLE audit_log DROP COLUMN decision; PRAGMA user_version = 2;");
@@ -365,9 +365,81 @@ TEST_F(AuditQueryTest, AVersion2StoreGetsTheNewColumnsFilledFromItsOwnEntries) {
   q = {};
   q.decision = "refuse";
   EXPECT_EQ(all(q).size(), 1u);
+  q = {};
+  q.subject_keys = {key(kNhs)};
+  EXPECT_EQ(all(q).size(), 10u) << "person queries find the entries written before the upgrade";
   appendWithCheckpoints({static_cast<int>(*store->auditSize()) + 1});
   EXPECT_EQ(verify().status, cli::kAuditVerified);
-  EXPECT_EQ(store::kSchemaVersion, 4);
+  EXPECT_EQ(store::kSchemaVersion, 5);
+}
+
+TEST_F(AuditQueryTest, AVersion4StoreFindsItsEntriesByPersonThroughTheNewLinks) {
+  populate();
+  AuditQuery q;
+  q.subject_keys = {key(kNhs)};
+  const auto before = all(q);
+  ASSERT_EQ(before.size(), 10u);
+  closeStore();
+  // What a version-4 carebridged left: an index entry per audit row, no links.
+  sql("DROP INDEX audit_by_subject_unlinked; DROP TABLE audit_subject_messages; "
+      "CREATE INDEX audit_by_subject_time ON audit_log(subject_key, time) WHERE subject_key <> ''; "
+      "PRAGMA user_version = 4;");
+  openStore();
+  const auto after = all(q);
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) EXPECT_EQ(after[i].seq, before[i].seq);
+  EXPECT_EQ(textAt("SELECT count(*) FROM sqlite_master WHERE name = 'audit_by_subject_time'"), "0");
+  appendWithCheckpoints({static_cast<int>(*store->auditSize()) + 1});
+  EXPECT_EQ(verify().status, cli::kAuditVerified);
+}
+
+TEST_F(AuditQueryTest, APersonQueryFindsEntriesWithoutAMessageAndOnlyThatPersonsEntriesOfAMessage) {
+  populate();
+  // An entry about the person alone (no message), and an entry of one of
+  // their messages that names someone else (a record can be re-keyed when
+  // translation finds the NHS number).
+  AuditQuery mine;
+  mine.subject_keys = {key(kNhs)};
+  const auto firstMessage = all(mine).front().message_id;
+  AuditEvent alone;
+  alone.actor = Actor::person("ig-officer", "RAT", "ig-reviewer");
+  alone.action = action::kViewed;
+  alone.outcome = outcome::kSuccess;
+  alone.subject_key = key(kNhs);
+  AuditEvent rekeyed;
+  rekeyed.actor = Actor::system();
+  rekeyed.action = action::kDecided;
+  rekeyed.outcome = outcome::kRefused;
+  rekeyed.message_id = firstMessage;
+  rekeyed.subject_key = key(kOther);
+  ASSERT_TRUE(store->auditSync({alone, rekeyed}));
+  const auto rows = all(mine);
+  ASSERT_EQ(rows.size(), 11u);
+  EXPECT_EQ(rows.back().action, action::kViewed);
+  EXPECT_EQ(rows.back().message_id, "");
+  for (const auto& r : rows) EXPECT_EQ(r.subject_key, key(kNhs));
+  AuditQuery theirs;
+  theirs.subject_keys = {key(kOther)};
+  const auto other = all(theirs);
+  ASSERT_EQ(other.size(), 4u);  // their own record's three entries and the re-keyed one
+  EXPECT_EQ(other.back().message_id, firstMessage);
+  AuditQuery both;
+  both.subject_keys = {key(kNhs), key(kOther)};
+  EXPECT_EQ(all(both).size(), 15u);
+}
+
+TEST_F(AuditQueryTest, AnEntryHiddenFromPersonQueriesFailsVerification) {
+  populate();
+  appendWithCheckpoints({static_cast<int>(*store->auditSize()) + 1});
+  EXPECT_EQ(verify().status, cli::kAuditVerified);
+  closeStore();
+  // Someone deletes the link that makes one message's entries findable by
+  // person: the entries and the tree are untouched, a SAR would miss them.
+  sql("DELETE FROM audit_subject_messages WHERE message_id = (SELECT message_id FROM audit_log WHERE seq = 0)");
+  openStore();
+  const auto r = verify();
+  EXPECT_EQ(r.status, cli::kAuditMismatch);
+  EXPECT_NE(r.out.find("entry 0 is hidden from person queries"), std::string::npos) << r.out << r.err;
 }
 
 // ---- subject access report ----------------------------------------------------

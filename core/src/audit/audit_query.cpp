@@ -79,12 +79,22 @@ Result<std::vector<AuditRecord>> queryAudit(store::Store& store, const AuditQuer
   std::string sql = std::string("SELECT ") + kColumns + " FROM audit_log WHERE seq > ?";
   std::vector<Bound> binds{q.after_seq};
   if (!q.subject_keys.empty()) {
-    sql += " AND subject_key <> '' AND subject_key IN (";
-    for (std::size_t i = 0; i < q.subject_keys.size(); ++i) {
-      sql += i == 0 ? "?" : ",?";
-      binds.emplace_back(q.subject_keys[i]);
+    // Schema v5: an entry about a message is found through the (person,
+    // message) rows of audit_subject_messages and then audit_by_message; an
+    // entry about a person alone through audit_by_subject_unlinked. The
+    // outer condition keeps out entries of the same message about someone
+    // else.
+    std::string keys = "(";
+    for (std::size_t i = 0; i < q.subject_keys.size(); ++i) keys += i == 0 ? "?" : ",?";
+    keys += ")";
+    sql += " AND subject_key IN " + keys +
+           " AND seq IN (SELECT a.seq FROM audit_subject_messages s JOIN audit_log a ON a.message_id = s.message_id"
+           " WHERE s.subject_key IN " + keys + " AND a.message_id <> ''"
+           " UNION ALL SELECT seq FROM audit_log WHERE subject_key IN " + keys +
+           " AND subject_key <> '' AND message_id = '')";
+    for (int copy = 0; copy < 3; ++copy) {
+      for (const auto& k : q.subject_keys) binds.emplace_back(k);
     }
-    sql += ")";
   }
   if (!q.organisation.empty()) {
     sql += " AND ((source_org = ? AND source_org <> '') OR (destination_org = ? AND destination_org <> ''))";

@@ -7,7 +7,8 @@
 // People appear in the trail only as keyed hashes (pipeline/subject_key.h):
 // callers hash the identifier with the site key and pass the hash; nothing
 // here sees an identifier in the clear. Every filter is served by an index
-// of schema v3 (store/schema.cpp).
+// of schema v3 (store/schema.cpp); a person, since schema v5, by the
+// (person, message) pairs of audit_subject_messages and the message index.
 
 #include <cstdint>
 #include <optional>

@@ -134,6 +134,13 @@ class Verifier final : public store::AuditScanner {
                        "entry " + std::to_string(n) + " was altered: its indexed column '" + *column +
                            "' no longer says what the entry says");
       }
+      // Schema v5: person queries reach an entry with a message id through
+      // its (person, message) row, so a deleted row would hide it from IG.
+      if (!l.findable_by_person) {
+        return problem(n, std::nullopt,
+                       "entry " + std::to_string(n) +
+                           " is hidden from person queries: its row in audit_subject_messages was deleted");
+      }
       if (auto s = frontier_.append(leaf); !s) return s;
       report_.entries = frontier_.size();
       if (options_.progress && report_.entries % kProgressEvery == 0) {

@@ -80,6 +80,12 @@ Status AuditAppender::insert(const audit::AuditEvent& e, const std::string& entr
   (*st)->bindBlob(12, std::string_view(reinterpret_cast<const char*>(leaf.data()), leaf.size()));
   (*st)->bind(13, detail(e, "agreement")).bind(14, detail(e, "purpose")).bind(15, detail(e, "decision"));
   if (auto s = (*st)->run(); !s) return fail("audit: writing the entry failed: " + s.error().message);
+  if (!e.subject_key.empty() && !e.message_id.empty()) {
+    auto link = db_.prepare("INSERT OR IGNORE INTO audit_subject_messages(subject_key, message_id) VALUES (?,?)");
+    if (!link) return link.error();
+    (*link)->bind(1, e.subject_key).bind(2, e.message_id);
+    if (auto s = (*link)->run(); !s) return fail("audit: linking the entry to its person failed: " + s.error().message);
+  }
   return frontier_.append(leaf);
 }
 

@@ -143,6 +143,27 @@ constexpr const char* kV4 = R"sql(
 DROP INDEX IF EXISTS audit_by_subject;
 )sql";
 
+// Version 5: person queries go through the messages a person's entries are
+// about rather than an index entry per audit row. audit_by_subject_time
+// (subject_key, time) took a random-key insert for every entry (four per
+// record in the pipeline), each dirtying its own leaf page that the WAL
+// then wrote whole at the commit. audit_subject_messages holds one row per
+// (person, message) pair instead, written once by the message's first entry
+// about that person and only looked up by the rest; entries that name a
+// person but no message keep a partial index of their own. `carebridge
+// audit verify` checks that every entry naming both has its pair.
+constexpr const char* kV5 = R"sql(
+CREATE TABLE audit_subject_messages(
+  subject_key TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  PRIMARY KEY(subject_key, message_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO audit_subject_messages(subject_key, message_id)
+  SELECT subject_key, message_id FROM audit_log WHERE subject_key <> '' AND message_id <> '';
+DROP INDEX IF EXISTS audit_by_subject_time;
+CREATE INDEX audit_by_subject_unlinked ON audit_log(subject_key, seq) WHERE subject_key <> '' AND message_id = '';
+)sql";
+
 Result<int> userVersion(Connection& db) {
   auto st = db.prepare("PRAGMA user_version");
   if (!st) return st.error();
@@ -193,6 +214,12 @@ Status migrate(Connection& db) {
     if (auto s = db.exec(kV4); !s) {
       (void)db.exec("ROLLBACK");
       return fail(db.path().string() + ": upgrading the schema to version 4 failed: " + s.error().message);
+    }
+  }
+  if (*again < 5) {
+    if (auto s = db.exec(kV5); !s) {
+      (void)db.exec("ROLLBACK");
+      return fail(db.path().string() + ": upgrading the schema to version 5 failed: " + s.error().message);
     }
   }
   if (auto s = db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)); !s) {

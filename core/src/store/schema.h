@@ -11,7 +11,7 @@ class Connection;
 
 /// The version this build writes. A store with a newer version is refused
 /// (an older carebridged must not touch a newer daemon's data).
-inline constexpr int kSchemaVersion = 4;
+inline constexpr int kSchemaVersion = 5;
 
 /// Creates or upgrades the schema.
 Status migrate(Connection& db);

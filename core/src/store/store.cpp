@@ -1105,7 +1105,9 @@ namespace {
 
 constexpr const char* kAuditLeafColumns =
     "seq, time, action, outcome, actor, message_id, record_type, source_org, destination_org, entry, subject_key, "
-    "leaf_hash, agreement, purpose, decision";
+    "leaf_hash, agreement, purpose, decision, "
+    "subject_key = '' OR message_id = '' OR EXISTS(SELECT 1 FROM audit_subject_messages s "
+    "WHERE s.subject_key = audit_log.subject_key AND s.message_id = audit_log.message_id)";
 
 AuditLeafRow readAuditLeaf(const Statement& st) {
   AuditLeafRow l;
@@ -1124,6 +1126,7 @@ AuditLeafRow readAuditLeaf(const Statement& st) {
   l.agreement = st.columnText(12);
   l.purpose = st.columnText(13);
   l.decision = st.columnText(14);
+  l.findable_by_person = st.columnInt(15) != 0;
   return l;
 }
 

@@ -203,6 +203,10 @@ struct AuditLeafRow {
   std::string agreement;
   std::string purpose;
   std::string decision;
+  /// False when the entry names a person and a message but the pair is
+  /// missing from audit_subject_messages (schema v5), through which person
+  /// queries find an entry: such an entry would be left out of them.
+  bool findable_by_person = true;
 };
 
 /// A signed checkpoint as stored in `audit_checkpoints`.
