@@ -7,7 +7,10 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <atomic>
+#include <functional>
 #include <future>
+#include <thread>
 
 namespace cb::net::test {
 namespace {
@@ -126,6 +129,48 @@ TEST_F(HttpExchangeTest, ConcurrentRequestsUseAtMostMaxConnectionsPerOrigin) {
   EXPECT_EQ(handled(), static_cast<std::size_t>(kRequests));
   EXPECT_LE(remotes().size(), 4u);
   EXPECT_GE(remotes().size(), 1u);
+}
+
+TEST_F(HttpExchangeTest, ABurstOfRequestsOpensTwoConnectionsAtATimeNotOnePerRequest) {
+  // A listener whose connections never answer the TLS ClientHello: every
+  // connection the client opens stays in its handshake.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor listener(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  std::atomic<int> accepted{0};
+  std::vector<boost::asio::ip::tcp::socket> held;
+  std::function<void()> acceptNext = [&] {
+    listener.async_accept([&](const boost::system::error_code& ec, boost::asio::ip::tcp::socket s) {
+      if (ec) return;
+      ++accepted;
+      held.push_back(std::move(s));
+      acceptNext();
+    });
+  };
+  acceptNext();
+  std::thread acceptor([&io] { io.run(); });
+
+  auto options = clientOptions(clientTls());
+  options.max_connections_per_origin = 8;
+  auto& client = makeClient(options);
+  constexpr int kRequests = 6;
+  std::vector<std::future<ClientResult>> results;
+  for (int i = 0; i < kRequests; ++i) {
+    auto request = post(listener.local_endpoint().port());
+    request.timeout = std::chrono::milliseconds(600);
+    auto promise = std::make_shared<std::promise<ClientResult>>();
+    results.push_back(promise->get_future());
+    client.request(std::move(request), [promise](ClientResult r) { promise->set_value(std::move(r)); });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(accepted.load(), 2) << "six waiting requests, two connections opening";
+  for (auto& f : results) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    auto r = f.get();
+    ASSERT_TRUE(r.failure) << describe(r);
+    EXPECT_EQ(r.failure->kind, Kind::Timeout) << r.failure->message;
+  }
+  io.stop();
+  acceptor.join();
 }
 
 TEST_F(HttpExchangeTest, ClientTimesOutWhenHandlerNeverResponds) {

@@ -46,6 +46,9 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::uint32_t kResponseHeaderLimit = 64 * 1024;
+// Connections of one origin in their TCP and TLS handshakes at once (see
+// ClientCore::openForQueueLocked).
+constexpr std::size_t kMaxOpeningPerOrigin = 2;
 
 std::string lowerAscii(std::string s) {
   for (char& c : s) {
@@ -192,6 +195,7 @@ struct Pool {
   std::vector<std::shared_ptr<Connection>> idle;  ///< most recently used last
   std::deque<std::shared_ptr<Exchange>> queue;
   std::size_t open = 0;                           ///< idle + busy + connecting
+  std::size_t connecting = 0;                     ///< opened for the queue, not yet connected
 };
 
 struct ClientCore : std::enable_shared_from_this<ClientCore> {
@@ -206,7 +210,11 @@ struct ClientCore : std::enable_shared_from_this<ClientCore> {
   }
 
   void submit(const std::shared_ptr<Pool>& pool, const std::shared_ptr<Exchange>& exchange);
-  void release(const std::shared_ptr<Connection>& conn, bool reusable);
+  /// A connection finished an exchange (or, `was_connecting`, opened for
+  /// the queue): it takes the next queued request or goes idle.
+  void release(const std::shared_ptr<Connection>& conn, bool reusable, bool was_connecting = false);
+  void connected(const std::shared_ptr<Connection>& conn);
+  void connectFailed(const std::shared_ptr<Connection>& conn, ClientResult failure);
   void retryFresh(const std::shared_ptr<Connection>& conn, const std::shared_ptr<Exchange>& exchange);
   bool retireIdle(const std::shared_ptr<Connection>& conn, std::uint64_t epoch);
   void expireQueued(const std::shared_ptr<Pool>& pool, const std::shared_ptr<Exchange>& exchange);
@@ -220,6 +228,15 @@ struct ClientCore : std::enable_shared_from_this<ClientCore> {
 
   // Called with mutex held.
   std::shared_ptr<Connection> openLocked(const std::shared_ptr<Pool>& pool);
+  /// Connections opened for a pool's queue, to start outside the lock with
+  /// the deadline of the newest request waiting (whose arrival opened them).
+  struct Opened {
+    std::vector<std::shared_ptr<Connection>> connections;
+    Clock::time_point deadline;
+    std::chrono::milliseconds timeout{0};
+    void start() const;
+  };
+  Opened openForQueueLocked(const std::shared_ptr<Pool>& pool);
   std::shared_ptr<Exchange> popQueuedLocked(Pool& pool);
   void forgetLocked(Pool& pool, Connection* conn);
 
@@ -264,7 +281,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (self->closed_ || self->aborted_) {
         return self->fail(TransportFailure::Kind::Cancelled, "request to " + self->pool_->origin.key + " cancelled");
       }
+      self->deadline_ = self->current_->deadline;
+      self->timeout_ = self->current_->timeout;
       if (self->connected_) return self->write();
+      self->connect();
+    });
+  }
+
+  /// Connects (and shakes hands) for the pool's queue without a request of
+  /// its own: once connected it takes the oldest queued request, if one is
+  /// still waiting (ClientCore::connected). `deadline` and `timeout` are
+  /// those of the request whose arrival opened it (thread-safe).
+  void start(Clock::time_point deadline, std::chrono::milliseconds timeout) {
+    asio::post(strand_, [self = shared_from_this(), deadline, timeout] {
+      self->deadline_ = deadline;
+      self->timeout_ = timeout;
+      if (self->closed_ || self->aborted_) return self->failCancelled();
       self->connect();
     });
   }
@@ -319,7 +351,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return connectTo(std::vector<tcp::endpoint>{ep});
     }
     // The resolver has no deadline of its own; the timer bounds it.
-    timer_.expires_at(current_->deadline);
+    timer_.expires_at(deadline_);
     timer_.async_wait([self = shared_from_this()](const error_code& ec) {
       if (!ec) self->resolver_.cancel();
     });
@@ -328,7 +360,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
                               self->timer_.cancel();
                               if (ec) {
                                 if (self->aborted_) return self->failCancelled();
-                                if (Clock::now() >= self->current_->deadline) return self->failTimeout("resolving");
+                                if (Clock::now() >= self->deadline_) return self->failTimeout("resolving");
                                 return self->fail(TransportFailure::Kind::Connect,
                                                   "cannot resolve " + self->origin() + ": " + ec.message());
                               }
@@ -337,7 +369,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void connectTo(std::vector<tcp::endpoint> endpoints) {
-    tcp().expires_at(current_->deadline);
+    tcp().expires_at(deadline_);
     tcp().async_connect(endpoints, [self = shared_from_this()](const error_code& ec, const tcp::endpoint&) {
       self->onConnect(ec);
     });
@@ -351,10 +383,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     error_code ignored;
     tcp().socket().set_option(tcp::no_delay(true), ignored);
-    if (!tls_) {
-      connected_ = true;
-      return write();
-    }
+    if (!tls_) return onConnected();
     SSL* ssl = tls_->native_handle();
     detail::attachVerifyNote(ssl, &note_);
     if (auto prepared = detail::prepareClientSession(ssl, pool_->verify_name); !prepared) {
@@ -371,8 +400,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (ec == beast::error::timeout) return failTimeout("in the TLS handshake");
       return failTls(ec, "TLS handshake with ");
     }
+    onConnected();
+  }
+
+  void onConnected() {
     connected_ = true;
-    write();
+    if (current_) return write();
+    core_->connected(shared_from_this());
   }
 
   void write() {
@@ -463,7 +497,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void failTimeout(const char* stage) {
     fail(TransportFailure::Kind::Timeout, "no response from " + origin() + " within " +
-                                              std::to_string(current_->timeout.count()) + " ms (timed out " + stage +
+                                              std::to_string(timeout_.count()) + " ms (timed out " + stage +
                                               ")");
   }
 
@@ -474,6 +508,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail(TransportFailure::Kind kind, std::string message) {
     core_->log->debug("request failed: {}", message);
     closeNow();
+    // Opened for the queue and failed before it took a request: the failure
+    // goes to the oldest request waiting, as if it had opened it.
+    if (!current_) return core_->connectFailed(shared_from_this(), failure(kind, std::move(message)));
     finish(failure(kind, std::move(message)), false);
   }
 
@@ -496,6 +533,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<http::response_parser<http::string_body>> parser_;
   std::shared_ptr<Exchange> current_;
+  Clock::time_point deadline_;          ///< of connecting: the request's, or the one that opened it
+  std::chrono::milliseconds timeout_{0};  ///< the same request's timeout, for messages
   detail::VerifyNote note_;
   std::uint64_t exchanges_ = 0;
   bool connected_ = false;
@@ -526,8 +565,39 @@ void ClientCore::forgetLocked(Pool& pool, Connection* conn) {
   std::erase_if(pool.idle, [conn](const std::shared_ptr<Connection>& c) { return c.get() == conn; });
 }
 
+// Requests that find no idle connection wait in the pool's queue and are
+// not tied to the connection their arrival opens: whichever connection is
+// free first takes the oldest, a pooled one finishing its exchange (about
+// 0.1 ms on loopback) or the new one finishing its handshake (about 1 ms
+// of CPU per side with OpenSSL 3.0, far more while many open at once). A
+// connection is opened only while more requests wait than connections are
+// being opened for them, at most kMaxOpeningPerOrigin at a time and
+// max_connections_per_origin in all. Opening every connection at once when
+// a burst arrives (64 in the pipeline benchmark at start) made each
+// handshake wait for the CPU behind the others, so the queue grew faster
+// than connections opened; a few at a time reach the connections the load
+// needs within a few handshakes.
+ClientCore::Opened ClientCore::openForQueueLocked(const std::shared_ptr<Pool>& pool) {
+  Opened opened;
+  if (stopped || pool->queue.empty()) return opened;
+  opened.deadline = pool->queue.back()->deadline;
+  opened.timeout = pool->queue.back()->timeout;
+  while (pool->queue.size() > pool->connecting && pool->connecting < kMaxOpeningPerOrigin &&
+         pool->open < options.max_connections_per_origin) {
+    ++pool->connecting;
+    opened.connections.push_back(openLocked(pool));
+  }
+  return opened;
+}
+
+void ClientCore::Opened::start() const {
+  for (const auto& conn : connections) conn->start(deadline, timeout);
+}
+
 void ClientCore::submit(const std::shared_ptr<Pool>& pool, const std::shared_ptr<Exchange>& exchange) {
   std::shared_ptr<Connection> conn;
+  Opened opened;
+  bool queued = false;
   {
     std::lock_guard lock(mutex);
     if (stopped) {
@@ -536,10 +606,8 @@ void ClientCore::submit(const std::shared_ptr<Pool>& pool, const std::shared_ptr
       conn = std::move(pool->idle.back());
       pool->idle.pop_back();
       ++conn->idle_epoch;
-    } else if (pool->open < options.max_connections_per_origin) {
-      conn = openLocked(pool);
     } else {
-      // All connections busy: wait for one, bounded by the request's own deadline.
+      // No idle connection: wait for one, bounded by the request's own deadline.
       pool->queue.push_back(exchange);
       exchange->queue_timer.emplace(io);
       exchange->queue_timer->expires_at(exchange->deadline);
@@ -550,9 +618,11 @@ void ClientCore::submit(const std::shared_ptr<Pool>& pool, const std::shared_ptr
         auto ex = weak.lock();
         if (self && ex) self->expireQueued(pool, ex);
       });
-      return;
+      queued = true;
+      opened = openForQueueLocked(pool);
     }
   }
+  if (queued) return opened.start();
   if (!conn) {
     return postFinish(exchange, failure(TransportFailure::Kind::Cancelled,
                                         "request to " + pool->origin.key + " cancelled: the client stopped"));
@@ -560,27 +630,54 @@ void ClientCore::submit(const std::shared_ptr<Pool>& pool, const std::shared_ptr
   conn->run(exchange);
 }
 
-void ClientCore::release(const std::shared_ptr<Connection>& conn, bool reusable) {
+void ClientCore::release(const std::shared_ptr<Connection>& conn, bool reusable, bool was_connecting) {
   std::shared_ptr<Exchange> next;
-  std::shared_ptr<Connection> runner;
+  Opened opened;
   bool idle = false;
   std::uint64_t epoch = 0;
   {
     std::lock_guard lock(mutex);
     const auto& pool = conn->poolPtr();
+    if (was_connecting) --pool->connecting;
     if (stopped || !reusable) {
       forgetLocked(*pool, conn.get());
-      if (!stopped && (next = popQueuedLocked(*pool))) runner = openLocked(pool);
+      opened = openForQueueLocked(pool);  // its slot is free for a request still waiting
     } else if ((next = popQueuedLocked(*pool))) {
-      runner = conn;
+      // Runs on this connection below; a connection that just opened makes
+      // room for the next one to open if requests still wait.
+      if (was_connecting) opened = openForQueueLocked(pool);
     } else {
       pool->idle.push_back(conn);
       epoch = ++conn->idle_epoch;
       idle = true;
     }
   }
-  if (runner) runner->run(std::move(next));
+  opened.start();
+  if (next) conn->run(std::move(next));
   if (idle) conn->idleFrom(epoch);
+}
+
+void ClientCore::connected(const std::shared_ptr<Connection>& conn) { release(conn, true, true); }
+
+void ClientCore::connectFailed(const std::shared_ptr<Connection>& conn, ClientResult result) {
+  std::shared_ptr<Exchange> next;
+  Opened opened;
+  {
+    std::lock_guard lock(mutex);
+    const auto& pool = conn->poolPtr();
+    --pool->connecting;
+    forgetLocked(*pool, conn.get());
+    if (!stopped) {
+      next = popQueuedLocked(*pool);
+      opened = openForQueueLocked(pool);
+    }
+  }
+  opened.start();
+  if (next) {
+    next->finish(std::move(result), *log);
+  } else if (result.failure) {
+    log->debug("a connection opened for queued requests failed after they were served: {}", result.failure->message);
+  }
 }
 
 void ClientCore::retryFresh(const std::shared_ptr<Connection>& conn, const std::shared_ptr<Exchange>& exchange) {
@@ -611,16 +708,18 @@ bool ClientCore::retireIdle(const std::shared_ptr<Connection>& conn, std::uint64
 }
 
 void ClientCore::expireQueued(const std::shared_ptr<Pool>& pool, const std::shared_ptr<Exchange>& exchange) {
+  bool opening = false;
   {
     std::lock_guard lock(mutex);
     auto it = std::find(pool->queue.begin(), pool->queue.end(), exchange);
     if (it == pool->queue.end()) return;  // dequeued just before the deadline
     pool->queue.erase(it);
+    opening = pool->connecting > 0;
   }
   exchange->finish(failure(TransportFailure::Kind::Timeout,
                            "no response from " + pool->origin.key + " within " +
-                               std::to_string(exchange->timeout.count()) +
-                               " ms (timed out waiting for a free connection)"),
+                               std::to_string(exchange->timeout.count()) + " ms (timed out waiting for " +
+                               (opening ? "a connection to open)" : "a free connection)")),
                    *log);
 }
 

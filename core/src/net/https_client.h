@@ -4,8 +4,9 @@
 // (through the plugin host) to deliver to partner systems.
 //
 // A TLS handshake with a client certificate costs ~1.7 ms of CPU, a request
-// on an open connection ~25 us, so connections are reused: at most
-// `max_connections_per_origin` are opened, further requests queue for one.
+// on an open connection ~25 us, so connections are reused: a request that
+// finds none idle waits for whichever frees or opens first, and connections
+// open two at a time while requests wait, up to `max_connections_per_origin`.
 //
 // Retries: a request whose pooled connection turns out to have been closed by
 // the server before any byte of a response arrived is sent once more on a new
