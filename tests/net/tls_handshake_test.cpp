@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <openssl/ssl.h>
 
+#include <mutex>
+#include <vector>
+
 namespace cb::net::test {
 namespace {
 
@@ -34,6 +37,41 @@ TEST_F(TlsHandshakeTest, MutualTlsRoundTripCarriesPeerIdentity) {
   EXPECT_EQ(*r.response->header("X-Target"), "/echo");
   EXPECT_NE(r.response->header("Date"), nullptr);
   EXPECT_TRUE(refusals_.waitFor(0).empty());
+}
+
+TEST_F(TlsHandshakeTest, NewConnectionsResumeTheSessionOfTheirOriginAndStillCarryTheCertificate) {
+  std::mutex m;
+  std::vector<PeerIdentity> seen;
+  const auto record = [&](HttpRequest&& req, Responder respond) {
+    {
+      std::lock_guard lock(m);
+      seen.push_back(req.peer);
+    }
+    respond(HttpResponse{200, {}, "ok"});
+  };
+  auto& a = startServer(tlsServerOptions(), record);
+  auto& b = startServer(tlsServerOptions(), record);
+  auto& client = makeClient();
+  // "Connection: close": every request opens a connection of its own.
+  const auto once = [&](std::uint16_t port) {
+    auto request = post(port);
+    request.headers.push_back({"Connection", "close"});
+    auto r = call(client, request);
+    ASSERT_TRUE(r.response) << describe(r);
+  };
+  once(a.port());
+  once(a.port());
+  once(a.port());
+  once(b.port());  // another origin: its own full handshake
+  once(b.port());
+  std::lock_guard lock(m);
+  ASSERT_EQ(seen.size(), 5u);
+  const std::vector<bool> resumed{false, true, true, false, true};
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].resumed, resumed[i]) << "request " << i;
+    EXPECT_EQ(seen[i].common_name, "carebridge") << "request " << i;
+    EXPECT_EQ(seen[i].spki_sha256, DevCerts::pinOf("carebridge")) << "request " << i;
+  }
 }
 
 TEST_F(TlsHandshakeTest, ClientWithoutCertificateIsRefused) {

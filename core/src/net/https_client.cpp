@@ -49,6 +49,12 @@ constexpr std::uint32_t kResponseHeaderLimit = 64 * 1024;
 // Connections of one origin in their TCP and TLS handshakes at once (see
 // ClientCore::openForQueueLocked).
 constexpr std::size_t kMaxOpeningPerOrigin = 2;
+// How long after a full handshake its TLS session may be resumed by new
+// connections to the same origin (RFC 8446 section 2.2). A resumed
+// handshake skips certificate verification, so this bounds how stale that
+// verification may be, like a pooled connection kept open; CA, CRL and pin
+// changes make a new TLS context and so a new client with no sessions.
+constexpr std::chrono::minutes kResumeWithin{5};
 
 std::string lowerAscii(std::string s) {
   for (char& c : s) {
@@ -196,6 +202,10 @@ struct Pool {
   std::deque<std::shared_ptr<Exchange>> queue;
   std::size_t open = 0;                           ///< idle + busy + connecting
   std::size_t connecting = 0;                     ///< opened for the queue, not yet connected
+  /// The session of the latest full handshake with this origin, and when it
+  /// arrived; new connections resume it within kResumeWithin.
+  std::shared_ptr<SSL_SESSION> session;
+  Clock::time_point session_at;
 };
 
 struct ClientCore : std::enable_shared_from_this<ClientCore> {
@@ -215,6 +225,8 @@ struct ClientCore : std::enable_shared_from_this<ClientCore> {
   void release(const std::shared_ptr<Connection>& conn, bool reusable, bool was_connecting = false);
   void connected(const std::shared_ptr<Connection>& conn);
   void connectFailed(const std::shared_ptr<Connection>& conn, ClientResult failure);
+  void keepSession(Pool& pool, SSL_SESSION* session);
+  std::shared_ptr<SSL_SESSION> sessionFor(Pool& pool);
   void retryFresh(const std::shared_ptr<Connection>& conn, const std::shared_ptr<Exchange>& exchange);
   bool retireIdle(const std::shared_ptr<Connection>& conn, std::uint64_t epoch);
   void expireQueued(const std::shared_ptr<Pool>& pool, const std::shared_ptr<Exchange>& exchange);
@@ -252,7 +264,7 @@ struct ClientCore : std::enable_shared_from_this<ClientCore> {
 };
 
 /// One connection to an origin; runs one exchange at a time on its strand.
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, private detail::SessionSink {
  public:
   Connection(std::shared_ptr<ClientCore> core, std::shared_ptr<Pool> pool)
       : core_(std::move(core)),
@@ -344,6 +356,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   const std::string& origin() const { return pool_->origin.key; }
 
+  void keepSession(SSL_SESSION* session) override { core_->keepSession(*pool_, session); }
+
   void connect() {
     const auto& o = pool_->origin;
     if (o.ip_literal) {
@@ -386,9 +400,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (!tls_) return onConnected();
     SSL* ssl = tls_->native_handle();
     detail::attachVerifyNote(ssl, &note_);
+    detail::attachSessionSink(ssl, this);
     if (auto prepared = detail::prepareClientSession(ssl, pool_->verify_name); !prepared) {
       return fail(TransportFailure::Kind::TlsVerification,
                   "TLS with " + origin() + " not attempted: " + prepared.error().message);
+    }
+    if (auto session = core_->sessionFor(*pool_)) {
+      // A copy per connection: OpenSSL marks a connection's session not
+      // resumable when the connection ends without close_notify, which
+      // must not spoil the one the pool keeps.
+      if (SSL_SESSION* copy = SSL_SESSION_dup(session.get())) {
+        SSL_set_session(ssl, copy);  // takes its own reference
+        SSL_SESSION_free(copy);
+      }
     }
     tls_->async_handshake(asio::ssl::stream_base::client,
                           [self = shared_from_this()](const error_code& hec) { self->onHandshake(hec); });
@@ -696,6 +720,27 @@ void ClientCore::retryFresh(const std::shared_ptr<Connection>& conn, const std::
                             *log);
   }
   fresh->run(exchange);
+}
+
+void ClientCore::keepSession(Pool& pool, SSL_SESSION* session) {
+  // Kept as a copy for the same reason as in Connection::onConnect: this
+  // object stays the connection's session until it ends.
+  std::shared_ptr<SSL_SESSION> kept(SSL_SESSION_dup(session), SSL_SESSION_free);
+  SSL_SESSION_free(session);
+  if (!kept) return;
+  std::lock_guard lock(mutex);
+  pool.session = std::move(kept);
+  pool.session_at = Clock::now();
+}
+
+std::shared_ptr<SSL_SESSION> ClientCore::sessionFor(Pool& pool) {
+  std::lock_guard lock(mutex);
+  if (!pool.session) return nullptr;
+  if (Clock::now() - pool.session_at > kResumeWithin || SSL_SESSION_is_resumable(pool.session.get()) != 1) {
+    pool.session.reset();
+    return nullptr;
+  }
+  return pool.session;
 }
 
 bool ClientCore::retireIdle(const std::shared_ptr<Connection>& conn, std::uint64_t epoch) {

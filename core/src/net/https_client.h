@@ -7,6 +7,9 @@
 // on an open connection ~25 us, so connections are reused: a request that
 // finds none idle waits for whichever frees or opens first, and connections
 // open two at a time while requests wait, up to `max_connections_per_origin`.
+// A new connection resumes the TLS session of the origin's latest full
+// handshake (within five minutes of it): no certificate to send, sign or
+// verify, so a fraction of a full handshake's CPU on both sides.
 //
 // Retries: a request whose pooled connection turns out to have been closed by
 // the server before any byte of a response arrived is sent once more on a new

@@ -27,6 +27,20 @@ int noteIndex() {
   return index;
 }
 
+int sinkIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
+// SSL_CTX_sess_set_new_cb(3): returning 1 keeps the reference OpenSSL
+// passed, 0 lets OpenSSL drop it.
+int offerNewSession(SSL* ssl, SSL_SESSION* session) {
+  auto* sink = static_cast<detail::SessionSink*>(SSL_get_ex_data(ssl, sinkIndex()));
+  if (sink == nullptr || SSL_session_reused(ssl) == 1) return 0;
+  sink->keepSession(session);
+  return 1;
+}
+
 struct BioDeleter {
   void operator()(BIO* b) const { BIO_free(b); }
 };
@@ -281,12 +295,19 @@ Result<std::shared_ptr<TlsContext>> makeClientTlsContext(const TlsSettings& sett
   auto ctx = buildContext(settings, false);
   if (!ctx) return ctx.error();
   SSL_CTX_set_verify(ctx->get(), SSL_VERIFY_PEER, verifyCallback);
+  // Sessions go to the connection's SessionSink (the HTTPS client keeps the
+  // latest per origin), never to OpenSSL's internal cache, so they live no
+  // longer than the client that verified them.
+  SSL_CTX_set_session_cache_mode(ctx->get(), SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx->get(), offerNewSession);
   return std::shared_ptr<TlsContext>(std::make_shared<OpenSslTlsContext>(std::move(*ctx), settings));
 }
 
 namespace detail {
 
 void attachVerifyNote(SSL* ssl, VerifyNote* note) { SSL_set_ex_data(ssl, noteIndex(), note); }
+
+void attachSessionSink(SSL* ssl, SessionSink* sink) { SSL_set_ex_data(ssl, sinkIndex(), sink); }
 
 Status prepareClientSession(SSL* ssl, const std::string& name) {
   if (name.empty()) return fail("no server name to verify the server certificate against");
@@ -320,6 +341,7 @@ PeerIdentity peerIdentity(const SSL* ssl) {
   id.subject = nameText(subject);
   id.common_name = commonName(subject);
   id.spki_sha256 = sdk::pins::format(sdk::pins::spkiDigest(cert));
+  id.resumed = SSL_session_reused(ssl) == 1;
   return id;
 }
 

@@ -37,6 +37,10 @@ struct PeerIdentity {
   std::string common_name;     ///< its CN, usually the partner system's name
   std::string spki_sha256;     ///< "sha256/<base64>" pin of the peer's public key
   std::string remote_address;  ///< "ip:port"
+  /// The TLS session was resumed (RFC 8446 section 2.2): the certificate
+  /// above was verified when the session was first established, under the
+  /// same TLS context.
+  bool resumed = false;
 };
 
 /// An immutable, shareable OpenSSL context built from TlsSettings.

@@ -27,6 +27,23 @@ struct VerifyNote {
 /// OWNERSHIP: `note` stays owned by the caller and must outlive the handshake.
 void attachVerifyNote(SSL* ssl, VerifyNote* note);
 
+/// Client side: receives the sessions of full handshakes on one connection
+/// (for TLS 1.3 they arrive after the handshake, with the first response),
+/// so that later connections to the same server can resume them. Sessions of
+/// resumed handshakes are not offered: a session is only ever as old as the
+/// certificate verification it stands for.
+class SessionSink {
+ public:
+  /// Takes over one reference to `session` (release with SSL_SESSION_free).
+  virtual void keepSession(SSL_SESSION* session) = 0;
+  virtual ~SessionSink() = default;
+};
+
+/// Makes `sink` receive `ssl`'s new sessions (a context made by
+/// makeClientTlsContext asks OpenSSL for them).
+/// OWNERSHIP: `sink` stays owned by the caller and must outlive `ssl`.
+void attachSessionSink(SSL* ssl, SessionSink* sink);
+
 /// Client side: sends SNI (RFC 6066 section 3, DNS names only) and requires the
 /// server certificate to match `name` (RFC 6125; an IP literal must match an
 /// iPAddress subjectAltName). Fails if OpenSSL rejects the name.
