@@ -354,7 +354,8 @@ TEST_F(AuditQueryTest, AVersion2StoreGetsTheNewColumnsFilledFromItsOwnEntries) {
   closeStore();
   // What a version-2 carebridged left.
   sql("DROP INDEX audit_by_agreement; DROP INDEX audit_by_purpose; DROP INDEX audit_by_decision; "
-      "DROP INDEX audit_by_subject_unlinked; DROP TABLE audit_subject_messages; DROP INDEX audit_by_time; DROP INDEX audit_by_action; "
+      "DROP INDEX audit_by_subject_unlinked; DROP TABLE audit_subject_messages; DROP INDEX audit_by_time; "
+      "DROP INDEX audit_by_action; "
       "DROP INDEX audit_by_source_org; DROP INDEX audit_by_destination_org; DROP TABLE audit_export_cursors; "
       "ALTER TABLE audit_log DROP COLUMN agreement; ALTER TABLE audit_log DROP COLUMN purpose; "
       "ALTER TABLE audit_log DROP COLUMN decision; PRAGMA user_version = 2;");
