@@ -170,6 +170,21 @@ class AuditQueryTest : public AuditLogTest {
     return v.get_object().at("entries").as_array();
   }
 
+  /// Populates and checkpoints a store that verifies, applies `tamper` (SQL)
+  /// to the closed store file, and expects verification to fail saying
+  /// `finding`.
+  void expectVerificationFinds(const std::string& tamper, const std::string& finding) {
+    populate();
+    appendWithCheckpoints({static_cast<int>(*store->auditSize()) + 1});
+    EXPECT_EQ(verify().status, cli::kAuditVerified);
+    closeStore();
+    sql(tamper);
+    openStore();
+    const auto r = verify();
+    EXPECT_EQ(r.status, cli::kAuditMismatch);
+    EXPECT_NE(r.out.find(finding), std::string::npos) << r.out << r.err;
+  }
+
   std::vector<AuditRecord> all(AuditQuery q) {
     q.limit = 100000;
     auto r = queryAudit(*store, q);
@@ -337,16 +352,9 @@ TEST_F(AuditQueryTest, ALocalIdIsHashedInItsSystemsNamespace) {
 }
 
 TEST_F(AuditQueryTest, TheNewIndexedColumnsAreCoveredByVerification) {
-  populate();
-  appendWithCheckpoints({static_cast<int>(*store->auditSize()) + 1});
-  EXPECT_EQ(verify().status, cli::kAuditVerified);
-  closeStore();
   // Someone edits the agreement column so a query would mislead IG.
-  sql("UPDATE audit_log SET agreement = 'other-agreement' WHERE decision = 'share-withheld'");
-  openStore();
-  const auto r = verify();
-  EXPECT_EQ(r.status, cli::kAuditMismatch);
-  EXPECT_NE(r.out.find("indexed column 'agreement'"), std::string::npos) << r.out << r.err;
+  expectVerificationFinds("UPDATE audit_log SET agreement = 'other-agreement' WHERE decision = 'share-withheld'",
+                          "indexed column 'agreement'");
 }
 
 TEST_F(AuditQueryTest, AVersion2StoreGetsTheNewColumnsFilledFromItsOwnEntries) {
@@ -430,17 +438,11 @@ TEST_F(AuditQueryTest, APersonQueryFindsEntriesWithoutAMessageAndOnlyThatPersons
 }
 
 TEST_F(AuditQueryTest, AnEntryHiddenFromPersonQueriesFailsVerification) {
-  populate();
-  appendWithCheckpoints({static_cast<int>(*store->auditSize()) + 1});
-  EXPECT_EQ(verify().status, cli::kAuditVerified);
-  closeStore();
   // Someone deletes the link that makes one message's entries findable by
   // person: the entries and the tree are untouched, a SAR would miss them.
-  sql("DELETE FROM audit_subject_messages WHERE message_id = (SELECT message_id FROM audit_log WHERE seq = 0)");
-  openStore();
-  const auto r = verify();
-  EXPECT_EQ(r.status, cli::kAuditMismatch);
-  EXPECT_NE(r.out.find("entry 0 is hidden from person queries"), std::string::npos) << r.out << r.err;
+  expectVerificationFinds(
+      "DELETE FROM audit_subject_messages WHERE message_id = (SELECT message_id FROM audit_log WHERE seq = 0)",
+      "entry 0 is hidden from person queries");
 }
 
 // ---- subject access report ----------------------------------------------------
