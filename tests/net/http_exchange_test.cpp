@@ -115,10 +115,7 @@ TEST_F(HttpExchangeTest, ConcurrentRequestsUseAtMostMaxConnectionsPerOrigin) {
   constexpr int kRequests = 200;
   std::vector<std::future<ClientResult>> results;
   for (int i = 0; i < kRequests; ++i) {
-    auto promise = std::make_shared<std::promise<ClientResult>>();
-    results.push_back(promise->get_future());
-    client.request(post(server.port(), "n" + std::to_string(i)),
-                   [promise](ClientResult r) { promise->set_value(std::move(r)); });
+    results.push_back(send(client, post(server.port(), "n" + std::to_string(i))));
   }
   for (int i = 0; i < kRequests; ++i) {
     ASSERT_EQ(results[static_cast<std::size_t>(i)].wait_for(std::chrono::seconds(20)), std::future_status::ready);
@@ -157,9 +154,7 @@ TEST_F(HttpExchangeTest, ABurstOfRequestsOpensTwoConnectionsAtATimeNotOnePerRequ
   for (int i = 0; i < kRequests; ++i) {
     auto request = post(listener.local_endpoint().port());
     request.timeout = std::chrono::milliseconds(600);
-    auto promise = std::make_shared<std::promise<ClientResult>>();
-    results.push_back(promise->get_future());
-    client.request(std::move(request), [promise](ClientResult r) { promise->set_value(std::move(r)); });
+    results.push_back(send(client, std::move(request)));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(accepted.load(), 2) << "six waiting requests, two connections opening";
@@ -235,9 +230,7 @@ TEST_F(HttpExchangeTest, ResponderCalledLaterFromAnotherThread) {
 TEST_F(HttpExchangeTest, StopWhileHandlerPendingStillDeliversTheResponse) {
   auto& server = startParkingServer();
   auto& client = makeClient();
-  auto promise = std::make_shared<std::promise<ClientResult>>();
-  auto future = promise->get_future();
-  client.request(post(server.port()), [promise](ClientResult r) { promise->set_value(std::move(r)); });
+  auto future = send(client, post(server.port()));
   ASSERT_EQ(pending_.waitFor(1), 1u);
   const auto port = server.port();
   server.stop();
@@ -314,9 +307,7 @@ TEST_F(HttpExchangeTest, ClientStopCancelsQueuedAndRunningRequests) {
   auto& client = makeClient(options);
   std::vector<std::future<ClientResult>> results;
   for (int i = 0; i < 3; ++i) {
-    auto promise = std::make_shared<std::promise<ClientResult>>();
-    results.push_back(promise->get_future());
-    client.request(post(server.port()), [promise](ClientResult r) { promise->set_value(std::move(r)); });
+    results.push_back(send(client, post(server.port())));
   }
   ASSERT_EQ(pending_.waitFor(1), 1u);  // one in flight, two queued
   client.stop();

@@ -225,10 +225,15 @@ HttpsClient& NetTest::makeClient(ClientOptions options) {
   return *clients_.back();
 }
 
-ClientResult NetTest::call(HttpsClient& client, ClientRequest request) {
+std::future<ClientResult> NetTest::send(HttpsClient& client, ClientRequest request) {
   auto promise = std::make_shared<std::promise<ClientResult>>();
   auto future = promise->get_future();
   client.request(std::move(request), [promise](ClientResult r) { promise->set_value(std::move(r)); });
+  return future;
+}
+
+ClientResult NetTest::call(HttpsClient& client, ClientRequest request) {
+  auto future = send(client, std::move(request));
   if (future.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
     ADD_FAILURE() << "no callback within 20 s";
     ClientResult none;

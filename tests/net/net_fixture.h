@@ -15,6 +15,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -99,6 +100,8 @@ class NetTest : public ::testing::Test {
     return o;
   }
 
+  /// Sends one request; the future holds its result once the callback ran.
+  static std::future<ClientResult> send(HttpsClient& client, ClientRequest request);
   /// Sends one request and waits (at most 20 s) for its result.
   static ClientResult call(HttpsClient& client, ClientRequest request);
   static ClientRequest post(std::uint16_t port, std::string body = "hello", std::string path = "/echo");
