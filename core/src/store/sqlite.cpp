@@ -3,8 +3,25 @@
 #include <sqlite3.h>
 
 namespace cb::store {
+namespace {
+
+// Debian builds SQLite with memory statistics on (SQLITE_DEFAULT_MEMSTATUS=1)
+// and without lookaside, so every allocation SQLite makes (several per
+// statement step) also takes a process-wide mutex to count it. carebridge
+// never reads those counters (sqlite3_memory_used, sqlite3_status), so they
+// are switched off before the first connection initialises the library
+// (https://sqlite.org/c3ref/c_config_covering_index_scan.html#sqliteconfigmemstatus).
+// sqlite3_config fails harmlessly (SQLITE_MISUSE) if the library was already
+// initialised, e.g. by a program embedding this one; nothing else depends on it.
+void configureSqliteOnce() {
+  static const int rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  (void)rc;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem::path& path, const Options& options) {
+  configureSqliteOnce();
   std::unique_ptr<Connection> c(new Connection());
   c->path_ = path;
   const int flags = (options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
