@@ -85,6 +85,60 @@ TEST_F(HttpExchangeTest, OversizeHeaderGets431) {
   EXPECT_EQ(handled(), 0u);
 }
 
+// The server parses what one read brought before reading on; these cover the
+// requests that do not arrive whole in one read.
+TEST_F(HttpExchangeTest, RequestArrivingInPiecesIsAnsweredOnceComplete) {
+  auto& server = startEchoServer();
+  auto raw = rawTls(server.port());
+  ASSERT_TRUE(raw->send("POST /records HTTP/1.1\r\nHost: local"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(raw->send("host\r\nContent-Length: 10\r\nConnection: close\r\n\r\nfirst"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(handled(), 0u) << "handled before the body was complete";
+  ASSERT_TRUE(raw->send("-half"));
+  const std::string reply = raw->readAll();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(reply, HasSubstr("\r\n\r\nfirst-half"));
+  EXPECT_FALSE(raw->timedOut());
+  EXPECT_EQ(handled(), 1u);
+}
+
+TEST_F(HttpExchangeTest, PipelinedRequestsInOneWriteAreAnsweredInOrder) {
+  auto& server = startEchoServer();
+  auto raw = rawTls(server.port());
+  ASSERT_TRUE(raw->send("POST /one HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc"
+                        "POST /two HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\ndef"
+                        "POST /three HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\nConnection: close\r\n\r\nghi"));
+  const std::string reply = raw->readAll();
+  EXPECT_FALSE(raw->timedOut());
+  const auto one = reply.find("X-Target: /one");
+  const auto two = reply.find("X-Target: /two");
+  const auto three = reply.find("X-Target: /three");
+  ASSERT_NE(one, std::string::npos) << reply;
+  ASSERT_NE(two, std::string::npos) << reply;
+  ASSERT_NE(three, std::string::npos) << reply;
+  EXPECT_LT(one, two);
+  EXPECT_LT(two, three);
+  EXPECT_THAT(reply, HasSubstr("\r\n\r\nabcHTTP/1.1 200 OK"));
+  EXPECT_THAT(reply, HasSubstr("\r\n\r\ndefHTTP/1.1 200 OK"));
+  EXPECT_EQ(handled(), 3u);
+}
+
+TEST_F(HttpExchangeTest, ExpectContinueGets100BeforeTheBodyIsSent) {
+  auto& server = startEchoServer();
+  auto raw = rawTls(server.port());
+  ASSERT_TRUE(raw->send("POST /records HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n"
+                        "Expect: 100-continue\r\nConnection: close\r\n\r\n"));
+  const std::string interim = raw->readUntil("\r\n\r\n");
+  ASSERT_FALSE(raw->timedOut()) << "no interim response";
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(raw->send("hello"));
+  const std::string reply = raw->readAll();
+  EXPECT_THAT(reply, StartsWith("HTTP/1.1 200 OK\r\n"));
+  EXPECT_THAT(reply, HasSubstr("\r\n\r\nhello"));
+  EXPECT_EQ(handled(), 1u);
+}
+
 TEST_F(HttpExchangeTest, SilentClientAfterHandshakeIsDroppedAfterReadTimeout) {
   ServerOptions options;
   options.limits.read_timeout = std::chrono::milliseconds(300);

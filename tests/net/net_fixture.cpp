@@ -322,7 +322,9 @@ bool RawClient::send(std::string_view bytes) {
   return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
 }
 
-std::string RawClient::readAll() {
+std::string RawClient::readAll() { return readUntil({}); }
+
+std::string RawClient::readUntil(std::string_view marker) {
   std::string out;
   char buf[4096];
   for (;;) {
@@ -330,6 +332,7 @@ std::string RawClient::readAll() {
     const ssize_t n = ssl_ ? SSL_read(ssl_, buf, sizeof buf) : ::recv(fd_, buf, sizeof buf, 0);
     if (n > 0) {
       out.append(buf, static_cast<std::size_t>(n));
+      if (!marker.empty() && out.find(marker) != std::string::npos) return out;
       continue;
     }
     timed_out_ = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);

@@ -141,6 +141,9 @@ class RawClient {
   bool send(std::string_view bytes);
   /// Reads until the peer closes or the 5 s timeout; timedOut() tells which.
   std::string readAll();
+  /// Reads until what arrived contains `marker` (empty: as readAll), the
+  /// peer closes or the 5 s timeout.
+  std::string readUntil(std::string_view marker);
   bool timedOut() const { return timed_out_; }
   const std::string& error() const { return error_; }
 
