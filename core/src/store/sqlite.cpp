@@ -1,5 +1,7 @@
 #include "store/sqlite.h"
 
+#include "store/wal_write_buffer.h"
+
 #include <sqlite3.h>
 
 namespace cb::store {
@@ -26,7 +28,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem::path
   c->path_ = path;
   const int flags = (options.read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) |
                     SQLITE_OPEN_NOMUTEX;
-  if (sqlite3_open_v2(path.c_str(), &c->db_, flags, nullptr) != SQLITE_OK) {
+  const char* vfs = options.buffer_wal_writes && !options.read_only ? walWriteBufferVfs() : nullptr;
+  if (sqlite3_open_v2(path.c_str(), &c->db_, flags, vfs) != SQLITE_OK) {
     std::string msg = c->db_ != nullptr ? sqlite3_errmsg(c->db_) : "out of memory";
     return fail(path.string() + ": cannot open the store: " + msg);
   }

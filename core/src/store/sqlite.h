@@ -28,6 +28,9 @@ class Connection {
     bool read_only = false;
     bool synchronous_full = true;  ///< PRAGMA synchronous=FULL: a commit survives power loss
     int busy_timeout_ms = 10000;   ///< wait this long for another process's write lock
+    /// Gather WAL frames into large writes (wal_write_buffer.h); for the
+    /// connection that commits most, the store's writer.
+    bool buffer_wal_writes = false;
   };
   static Result<std::unique_ptr<Connection>> open(const std::filesystem::path& path, const Options& options);
   ~Connection();

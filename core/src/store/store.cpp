@@ -148,6 +148,7 @@ Result<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
   // FULL and 8,200-8,500 without that wait (bench/store).
   Connection::Options writer_options = copts;
   writer_options.synchronous_full = false;
+  writer_options.buffer_wal_writes = true;  // two write(2) calls per WAL frame otherwise (wal_write_buffer.h)
   auto writer = Connection::open(options.path, writer_options);
   if (!writer) return writer.error();
   s->writer_ = std::move(*writer);

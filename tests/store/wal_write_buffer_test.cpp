@@ -1,0 +1,205 @@
+// The store's writer gathers WAL frames into large writes
+// (store/wal_write_buffer.h). What must hold: every commit is in the -wal
+// file before the committing statement returns, so that other connections
+// read it, WalSync's fdatasync covers it and a killed process loses none of
+// it; writes that do not continue the buffer (a page spilled twice in one
+// transaction, a rollback, a restarted log) land where SQLite put them.
+
+#include "store/sqlite.h"
+#include "support/test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace {
+
+using cb::store::Connection;
+
+std::unique_ptr<Connection> open(const std::filesystem::path& db, bool buffered) {
+  Connection::Options options;
+  options.synchronous_full = false;  // as the store's writer
+  options.buffer_wal_writes = buffered;
+  auto c = Connection::open(db, options);
+  EXPECT_TRUE(c) << c.error().message;
+  return c ? std::move(*c) : nullptr;
+}
+
+struct Totals {
+  std::int64_t rows = 0;
+  std::int64_t bytes = 0;
+};
+
+Totals totals(Connection& c) {
+  auto st = c.prepare("SELECT count(*), coalesce(sum(length(data)), 0) FROM t");
+  EXPECT_TRUE(st);
+  auto row = (*st)->step();
+  EXPECT_TRUE(row && *row);
+  Totals t{(*st)->columnInt(0), (*st)->columnInt(1)};
+  (*st)->reset();
+  return t;
+}
+
+void insert(Connection& c, std::int64_t size) {
+  auto st = c.prepare("INSERT INTO t(data) VALUES (zeroblob(?))");
+  ASSERT_TRUE(st);
+  (*st)->bind(1, size);
+  auto s = (*st)->run();
+  ASSERT_TRUE(s) << s.error().message;
+}
+
+std::string integrity(Connection& c) {
+  auto st = c.prepare("PRAGMA integrity_check");
+  EXPECT_TRUE(st);
+  auto row = (*st)->step();
+  EXPECT_TRUE(row && *row);
+  std::string r = (*st)->columnText(0);
+  (*st)->reset();
+  return r;
+}
+
+TEST(WalWriteBufferTest, EveryCommitIsReadableByAnotherConnectionWhenItReturns) {
+  cb::test::TempDir dir;
+  const auto db = dir / "store.db";
+  auto writer = open(db, true);
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE(writer->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
+  auto reader = open(db, false);
+  ASSERT_TRUE(reader);
+
+  std::mt19937 random(20261129);
+  Totals expected;
+  for (int commit = 0; commit < 300; ++commit) {
+    // From one small row to transactions of several hundred KiB, so that
+    // commits end anywhere in the buffer and span many of them.
+    const int rows = 1 + static_cast<int>(random() % (commit % 10 == 0 ? 200 : 8));
+    ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
+    for (int i = 0; i < rows; ++i) {
+      const std::int64_t size = 1 + static_cast<std::int64_t>(random() % 6000);
+      insert(*writer, size);
+      expected.rows += 1;
+      expected.bytes += size;
+    }
+    ASSERT_TRUE(writer->exec("COMMIT"));
+    const Totals seen = totals(*reader);
+    ASSERT_EQ(seen.rows, expected.rows) << "commit " << commit;
+    ASSERT_EQ(seen.bytes, expected.bytes) << "commit " << commit;
+  }
+  EXPECT_EQ(integrity(*reader), "ok");
+}
+
+TEST(WalWriteBufferTest, SpilledAndRolledBackTransactionsLeaveOnlyCommittedRows) {
+  cb::test::TempDir dir;
+  const auto db = dir / "store.db";
+  auto writer = open(db, true);
+  ASSERT_TRUE(writer);
+  // A page cache of 20 pages: a large transaction spills pages into the WAL
+  // before its commit, rewrites some in place and reads them back.
+  ASSERT_TRUE(writer->exec("PRAGMA cache_size=20; CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
+  auto reader = open(db, false);
+  ASSERT_TRUE(reader);
+
+  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
+  for (int i = 0; i < 2000; ++i) insert(*writer, 3000 + i % 700);
+  ASSERT_TRUE(writer->exec("UPDATE t SET data = zeroblob(100) WHERE id % 3 = 0"));
+  ASSERT_TRUE(writer->exec("COMMIT"));
+  const Totals after_spill = totals(*reader);
+  EXPECT_EQ(after_spill.rows, 2000);
+
+  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
+  for (int i = 0; i < 1500; ++i) insert(*writer, 4000);
+  ASSERT_TRUE(writer->exec("ROLLBACK"));
+  EXPECT_EQ(totals(*reader).rows, 2000);
+
+  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
+  insert(*writer, 10);
+  ASSERT_TRUE(writer->exec("COMMIT"));
+  const Totals last = totals(*reader);
+  EXPECT_EQ(last.rows, 2001);
+  EXPECT_EQ(last.bytes, after_spill.bytes + 10);
+  EXPECT_EQ(integrity(*reader), "ok");
+  EXPECT_EQ(integrity(*writer), "ok");
+}
+
+TEST(WalWriteBufferTest, CheckpointedAndRestartedLogKeepsEveryCommit) {
+  cb::test::TempDir dir;
+  const auto db = dir / "store.db";
+  auto writer = open(db, true);
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE(writer->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
+  auto reader = open(db, false);
+  ASSERT_TRUE(reader);
+  std::int64_t rows = 0;
+  for (int round = 0; round < 5; ++round) {
+    for (int commit = 0; commit < 20; ++commit) {
+      ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
+      for (int i = 0; i < 10; ++i) insert(*writer, 4096);
+      ASSERT_TRUE(writer->exec("COMMIT"));
+      rows += 10;
+      ASSERT_EQ(totals(*reader).rows, rows);
+    }
+    // From another connection, as the store's checkpointer does; the next
+    // commit then writes the log from its start again.
+    ASSERT_TRUE(reader->exec("PRAGMA wal_checkpoint(RESTART)"));
+  }
+  EXPECT_EQ(integrity(*reader), "ok");
+}
+
+// A writer killed with SIGKILL right after commits returned: each of them is
+// in the file (the page cache survives the process), none half-written.
+TEST(WalWriteBufferTest, KilledWriterLosesNoCommitThatReturned) {
+  cb::test::TempDir dir;
+  const auto db = dir / "store.db";
+  {
+    auto setup = open(db, false);
+    ASSERT_TRUE(setup);
+    ASSERT_TRUE(setup->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
+  }
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    Connection::Options options;
+    options.synchronous_full = false;
+    options.buffer_wal_writes = true;
+    auto writer = Connection::open(db, options);
+    if (!writer) ::_exit(2);
+    for (std::int32_t n = 1;; ++n) {
+      if (!(*writer)->exec("BEGIN IMMEDIATE")) ::_exit(3);
+      for (int i = 0; i < 3; ++i) {
+        if (!(*writer)->exec("INSERT INTO t(data) VALUES (zeroblob(5000))")) ::_exit(4);
+      }
+      if (!(*writer)->exec("COMMIT")) ::_exit(5);
+      // Only now is commit n reported, as the store reports its commits.
+      if (::write(fds[1], &n, sizeof n) != static_cast<ssize_t>(sizeof n)) ::_exit(6);
+    }
+  }
+  ::close(fds[1]);
+  std::int32_t reported = 0;
+  std::int32_t n = 0;
+  while (reported < 200 && ::read(fds[0], &n, sizeof n) == static_cast<ssize_t>(sizeof n)) reported = n;
+  ::kill(child, SIGKILL);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(fds[0]);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the writer stopped by itself with status " << WEXITSTATUS(status);
+  ASSERT_EQ(reported, 200);
+
+  auto reader = open(db, false);
+  ASSERT_TRUE(reader);
+  const Totals seen = totals(*reader);
+  EXPECT_GE(seen.rows, 3 * reported);
+  EXPECT_EQ(seen.rows % 3, 0) << "a transaction was half there";
+  EXPECT_EQ(seen.bytes, seen.rows * 5000);
+  EXPECT_EQ(integrity(*reader), "ok");
+}
+
+}  // namespace
