@@ -83,20 +83,20 @@ Status Connection::exec(std::string_view sql) {
   return {};
 }
 
-Result<Statement*> Connection::prepare(const std::string& sql) {
+Result<Statement*> Connection::prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) {
     it->second->reset();
     return it->second.get();
   }
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
       SQLITE_OK) {
     return fail("SQLite: cannot prepare: " + std::string(sqlite3_errmsg(db_)));
   }
-  auto owned = std::make_unique<Statement>(*this, stmt, sql);
+  auto owned = std::make_unique<Statement>(*this, stmt, std::string(sql));
   Statement* raw = owned.get();
-  cache_.emplace(sql, std::move(owned));
+  cache_.emplace(std::string(sql), std::move(owned));
   return raw;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,7 +42,7 @@ class Connection {
   Status exec(std::string_view sql);
   /// A cached prepared statement for `sql` (prepared once per connection).
   /// OWNERSHIP: the connection owns it; reset() happens on each use.
-  Result<Statement*> prepare(const std::string& sql);
+  Result<Statement*> prepare(std::string_view sql);
 
   std::int64_t lastInsertRowid() const;
   int changes() const;
@@ -56,7 +57,14 @@ class Connection {
   Connection() = default;
   sqlite3* db_ = nullptr;
   std::filesystem::path path_;
-  std::unordered_map<std::string, std::unique_ptr<Statement>> cache_;
+  // Looked up by string_view (C++20 heterogeneous lookup): the writer runs
+  // a dozen cached statements per record, mostly from string literals, and
+  // a std::string key would be built (and allocated) for each.
+  struct SqlHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<Statement>, SqlHash, std::equal_to<>> cache_;
 };
 
 /// A prepared statement. Parameters are 1-based, columns 0-based (SQLite's convention).
