@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -125,6 +127,51 @@ TEST(WalWriteBufferTest, SpilledAndRolledBackTransactionsLeaveOnlyCommittedRows)
   EXPECT_EQ(last.bytes, after_spill.bytes + 10);
   EXPECT_EQ(integrity(*reader), "ok");
   EXPECT_EQ(integrity(*writer), "ok");
+}
+
+// A transaction that rolls back may leave frames it spilled in the buffer.
+// Once it releases the WAL write lock, another connection (the CLI, say)
+// may append its own commit where they would have gone; they must reach
+// the file before that, never after it, over the other commit. Whether
+// SQLite's rollback happens to read the log first (which also empties the
+// buffer) depends on its page cache, so the frames are put in the buffer
+// here through the WAL file object itself.
+TEST(WalWriteBufferTest, FramesLeftByARollbackNeverOverwriteAnotherWritersCommit) {
+  cb::test::TempDir dir;
+  const auto db = dir / "store.db";
+  auto writer = open(db, true);
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE(writer->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
+  insert(*writer, 100);
+  auto other = open(db, false);
+  ASSERT_TRUE(other);
+
+  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
+  sqlite3_file* wal = nullptr;
+  ASSERT_EQ(sqlite3_file_control(writer->native(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal), SQLITE_OK);
+  ASSERT_NE(wal, nullptr);
+  sqlite3_int64 end = 0;
+  ASSERT_EQ(wal->pMethods->xFileSize(wal, &end), SQLITE_OK);
+  // A spilled frame: a header that is not a commit's, then a page.
+  const std::string header(24, '\0');
+  const std::string page(4096, '\x5a');
+  ASSERT_EQ(wal->pMethods->xWrite(wal, header.data(), 24, end), SQLITE_OK);
+  ASSERT_EQ(wal->pMethods->xWrite(wal, page.data(), 4096, end + 24), SQLITE_OK);
+  ASSERT_TRUE(writer->exec("ROLLBACK"));
+
+  ASSERT_TRUE(other->exec("BEGIN IMMEDIATE"));
+  for (int i = 0; i < 10; ++i) insert(*other, 777);
+  ASSERT_TRUE(other->exec("COMMIT"));
+  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
+  insert(*writer, 5);
+  ASSERT_TRUE(writer->exec("COMMIT"));
+
+  auto fresh = open(db, false);
+  ASSERT_TRUE(fresh);
+  const Totals seen = totals(*fresh);
+  EXPECT_EQ(seen.rows, 12);
+  EXPECT_EQ(seen.bytes, 100 + 10 * 777 + 5);
+  EXPECT_EQ(integrity(*fresh), "ok");
 }
 
 TEST(WalWriteBufferTest, CheckpointedAndRestartedLogKeepsEveryCommit) {

@@ -29,6 +29,11 @@ struct BufferedFile {
   sqlite3_int64 offset;   // file offset of buffer[0]
   int length;             // bytes gathered
   bool commit_follows;    // the last write was a commit frame's header
+  // Links between a database file and its -wal file (same connection), so
+  // that releasing the WAL write lock, which is taken on the database
+  // file's shared memory, can empty the WAL file's buffer.
+  BufferedFile* wal;      // on the database file: its buffered -wal file
+  BufferedFile* main;     // on a buffered -wal file: its database file
 };
 
 sqlite3_vfs* realVfs(sqlite3_vfs* vfs) { return static_cast<sqlite3_vfs*>(vfs->pAppData); }
@@ -54,6 +59,8 @@ bool isCommitFrameHeader(const void* data, int amount) {
 int xClose(sqlite3_file* file) {
   auto* f = asBuffered(file);
   const int flushed = flush(f);
+  if (f->main != nullptr) f->main->wal = nullptr;
+  if (f->wal != nullptr) f->wal->main = nullptr;
   const int rc = realMethods(f)->xClose(f->real);
   sqlite3_free(f->buffer);
   f->buffer = nullptr;
@@ -145,8 +152,17 @@ int xShmMap(sqlite3_file* file, int page, int page_size, int extend, void volati
   return realMethods(f)->xShmMap(f->real, page, page_size, extend, out);
 }
 
+// Slot 0 of the wal-index locks is the WAL write lock (WAL_WRITE_LOCK in
+// SQLite's wal.c). A transaction that rolls back releases it with frames it
+// spilled perhaps still in the buffer; once released, another connection or
+// process may append its own commit where they would go, and writing them
+// later would overwrite that commit. So they go to the file (past the end
+// of the log SQLite keeps, where they are ignored) while the lock is held.
 int xShmLock(sqlite3_file* file, int offset, int n, int flags) {
   auto* f = asBuffered(file);
+  if (f->wal != nullptr && (flags & SQLITE_SHM_UNLOCK) != 0 && offset <= 0 && offset + n > 0) {
+    if (int rc = flush(f->wal); rc != SQLITE_OK) return rc;
+  }
   return realMethods(f)->xShmLock(f->real, offset, n, flags);
 }
 
@@ -200,13 +216,25 @@ int vfsOpen(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* file, int fla
   f->offset = 0;
   f->length = 0;
   f->commit_follows = false;
+  f->wal = nullptr;
+  f->main = nullptr;
   f->base.pMethods = nullptr;
   const int rc = realVfs(vfs)->xOpen(realVfs(vfs), name, f->real, flags, out_flags);
   if (f->real->pMethods == nullptr) return rc;  // nothing opened: SQLite will not call xClose
   f->base.pMethods = f->real->pMethods->iVersion >= 3 ? &kMethodsV3 : &kMethodsV1;
   if (rc == SQLITE_OK && (flags & SQLITE_OPEN_WAL) != 0 && gatheringChecked()) {
-    // Without the memory the file simply writes through.
-    f->buffer = static_cast<char*>(sqlite3_malloc(kBufferSize));
+    // sqlite3_database_file_object: the database file of the connection
+    // opening this -wal file. Only if that is one of ours can a rollback
+    // empty the buffer (xShmLock above); otherwise writes pass through.
+    sqlite3_file* db = sqlite3_database_file_object(name);
+    if (db != nullptr && (db->pMethods == &kMethodsV3 || db->pMethods == &kMethodsV1)) {
+      // Without the memory the file simply writes through.
+      f->buffer = static_cast<char*>(sqlite3_malloc(kBufferSize));
+      if (f->buffer != nullptr) {
+        f->main = asBuffered(db);
+        f->main->wal = f;
+      }
+    }
   }
   return rc;
 }

@@ -19,6 +19,10 @@
 //    connections (the wal-index header) after its last frame is written, so
 //    every other connection, and WalSync's fdatasync after the commit, find
 //    the frames in the file;
+//  - when the connection releases the WAL write lock (a transaction that
+//    rolled back may have spilled frames into the buffer; once the lock is
+//    free another connection or process may append its own commit there,
+//    which those frames must not overwrite later);
 //  - before the file is read, synced, truncated, sized, locked, closed or
 //    controlled through this connection.
 // Frames still in the buffer belong to a transaction that has not committed:
@@ -28,7 +32,8 @@
 // only for the SQLite versions it was checked against (3.31 to 3.46); with
 // any other version the VFS passes writes straight through.
 // tests/store/wal_write_buffer_test.cpp checks that every commit reaches the
-// file before the committing statement returns.
+// file before the committing statement returns, and that frames left by a
+// rollback never land on another writer's commit.
 
 namespace cb::store {
 
