@@ -146,7 +146,8 @@ int xDeviceCharacteristics(sqlite3_file* file) {
 }
 
 // Shared memory (the wal-index) and memory-mapped reads belong to the main
-// database file, never to a -wal file, so they never meet a buffer.
+// database file, never to a -wal file, so they pass straight through; only
+// releasing the write lock (xShmLock) looks at the linked -wal buffer.
 int xShmMap(sqlite3_file* file, int page, int page_size, int extend, void volatile** out) {
   auto* f = asBuffered(file);
   return realMethods(f)->xShmMap(f->real, page, page_size, extend, out);
