@@ -100,6 +100,32 @@ TEST(Ack, UsesTheInboundDelimiters) {
             "ERR^PID~2~~100&Segment sequence error&HL70357\r");
 }
 
+// Found by fuzz_hl7v2_er7: "+" as the component separator made the ACK's own
+// MSH-7 (…+0000) hold a delimiter, and no ACK could be built.
+TEST(Ack, TimeIsEncodedWhenItsOffsetSignIsADelimiter) {
+  const std::string inbound =
+      "MSH|+^~\\&|SENDING|200|RECEIVING|200|20120918173931||ADT+A24|2003582144|T|2.4\r"
+      "PID|1||12345+++NHS\r";
+  AckRequest request;
+  request.code = AckCode::ApplicationError;
+  request.control_id = "CB-6";
+  request.time = kTime;
+  request.errors.push_back(AckError{ErrorCondition::DataTypeError, Severity::Error,
+                                    ErrorLocation{.segment_id = "PID", .segment_sequence = 1}, "bad + worse"});
+  const std::string ack = ackFor(inbound, request);
+  EXPECT_EQ(ack.substr(0, ack.find('\r')),
+            "MSH|+^~\\&|RECEIVING|200|SENDING|200|20240301123456~S~0000||ACK+A24+ACK|CB-6|T|2.4");
+  auto back = parse(ack);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  EXPECT_EQ(back->value("MSH-7").value(), "20240301123456+0000");
+  EXPECT_EQ(back->value("MSA-3").value(), "bad + worse");
+
+  request.errors.clear();
+  const std::string v251 =
+      "MSH|#^~\\&|SENDING|200|RECEIVING|200|20120918173931||ADT#A24#ADT_A01|2003582144|T|2.5.1\r";
+  EXPECT_FALSE(ackFor(v251, request).empty());
+}
+
 TEST(Ack, EnhancedModeCommitCodes) {
   AckRequest request;
   request.control_id = "CB-6";

@@ -144,7 +144,10 @@ Result<Message> buildAck(const Message& inbound, const AckRequest& request) {
   msh.fields.push_back(copyField(in_msh, 6));
   msh.fields.push_back(copyField(in_msh, 3));
   msh.fields.push_back(copyField(in_msh, 4));
-  msh.fields.push_back(valueField(formatTimestamp(request.time.value_or(std::chrono::system_clock::now()))));
+  // The offset's "+" is a delimiter in messages that choose it as one (any
+  // printable punctuation may be, v2.5.1 2.5), so the time is encoded too.
+  const std::string time = formatTimestamp(request.time.value_or(std::chrono::system_clock::now()));
+  msh.fields.push_back(valueField(encode(time, d)));
   msh.fields.emplace_back();  // MSH-8 security
   Repetition type{Component{"ACK"}};
   const Field& in_type = in_msh.fields[8];
