@@ -1,9 +1,11 @@
 // The store's writer gathers WAL frames into large writes
-// (store/wal_write_buffer.h). What must hold: every commit is in the -wal
-// file before the committing statement returns, so that other connections
-// read it, WalSync's fdatasync covers it and a killed process loses none of
-// it; writes that do not continue the buffer (a page spilled twice in one
-// transaction, a rollback, a restarted log) land where SQLite put them.
+// (store/wal_write_buffer.h). What must hold: a commit is in the -wal file
+// as soon as its commit frame is written, before SQLite lets other
+// connections see it, so that they read it, WalSync's fdatasync covers it
+// and a killed process loses none of it; writes that do not continue the
+// buffer (a page spilled twice in one transaction, a rollback, a restarted
+// log) land where SQLite put them; frames a rollback leaves behind never
+// overwrite what another writer commits after it.
 
 #include "store/sqlite.h"
 #include "support/test_support.h"
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <random>
 #include <string>
 
@@ -66,67 +69,117 @@ std::string integrity(Connection& c) {
   return r;
 }
 
-TEST(WalWriteBufferTest, EveryCommitIsReadableByAnotherConnectionWhenItReturns) {
-  cb::test::TempDir dir;
-  const auto db = dir / "store.db";
-  auto writer = open(db, true);
-  ASSERT_TRUE(writer);
-  ASSERT_TRUE(writer->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
-  auto reader = open(db, false);
-  ASSERT_TRUE(reader);
+/// One transaction of `rows` rows of `size` bytes each.
+void commitRows(Connection& c, int rows, std::int64_t size) {
+  ASSERT_TRUE(c.exec("BEGIN IMMEDIATE"));
+  for (int i = 0; i < rows; ++i) insert(c, size);
+  ASSERT_TRUE(c.exec("COMMIT"));
+}
 
+/// A store file with table t, a buffered writer and a plain second
+/// connection (the store's readers, the checkpointer, the CLI).
+class WalWriteBufferTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    writer_ = open(db_, true);
+    ASSERT_TRUE(writer_);
+    ASSERT_TRUE(writer_->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
+    other_ = open(db_, false);
+    ASSERT_TRUE(other_);
+  }
+
+  cb::test::TempDir dir_;
+  const std::filesystem::path db_ = dir_ / "store.db";
+  std::unique_ptr<Connection> writer_;
+  std::unique_ptr<Connection> other_;
+};
+
+TEST_F(WalWriteBufferTest, EveryCommitIsReadableByAnotherConnectionWhenItReturns) {
   std::mt19937 random(20261129);
   Totals expected;
   for (int commit = 0; commit < 300; ++commit) {
     // From one small row to transactions of several hundred KiB, so that
     // commits end anywhere in the buffer and span many of them.
     const int rows = 1 + static_cast<int>(random() % (commit % 10 == 0 ? 200 : 8));
-    ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
+    ASSERT_TRUE(writer_->exec("BEGIN IMMEDIATE"));
     for (int i = 0; i < rows; ++i) {
       const std::int64_t size = 1 + static_cast<std::int64_t>(random() % 6000);
-      insert(*writer, size);
+      insert(*writer_, size);
       expected.rows += 1;
       expected.bytes += size;
     }
-    ASSERT_TRUE(writer->exec("COMMIT"));
-    const Totals seen = totals(*reader);
+    ASSERT_TRUE(writer_->exec("COMMIT"));
+    const Totals seen = totals(*other_);
     ASSERT_EQ(seen.rows, expected.rows) << "commit " << commit;
     ASSERT_EQ(seen.bytes, expected.bytes) << "commit " << commit;
   }
-  EXPECT_EQ(integrity(*reader), "ok");
+  EXPECT_EQ(integrity(*other_), "ok");
 }
 
-TEST(WalWriteBufferTest, SpilledAndRolledBackTransactionsLeaveOnlyCommittedRows) {
-  cb::test::TempDir dir;
-  const auto db = dir / "store.db";
-  auto writer = open(db, true);
-  ASSERT_TRUE(writer);
+TEST_F(WalWriteBufferTest, SpilledAndRolledBackTransactionsLeaveOnlyCommittedRows) {
   // A page cache of 20 pages: a large transaction spills pages into the WAL
   // before its commit, rewrites some in place and reads them back.
-  ASSERT_TRUE(writer->exec("PRAGMA cache_size=20; CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
-  auto reader = open(db, false);
-  ASSERT_TRUE(reader);
+  ASSERT_TRUE(writer_->exec("PRAGMA cache_size=20"));
 
-  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
-  for (int i = 0; i < 2000; ++i) insert(*writer, 3000 + i % 700);
-  ASSERT_TRUE(writer->exec("UPDATE t SET data = zeroblob(100) WHERE id % 3 = 0"));
-  ASSERT_TRUE(writer->exec("COMMIT"));
-  const Totals after_spill = totals(*reader);
+  ASSERT_TRUE(writer_->exec("BEGIN IMMEDIATE"));
+  for (int i = 0; i < 2000; ++i) insert(*writer_, 3000 + i % 700);
+  ASSERT_TRUE(writer_->exec("UPDATE t SET data = zeroblob(100) WHERE id % 3 = 0"));
+  ASSERT_TRUE(writer_->exec("COMMIT"));
+  const Totals after_spill = totals(*other_);
   EXPECT_EQ(after_spill.rows, 2000);
 
-  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
-  for (int i = 0; i < 1500; ++i) insert(*writer, 4000);
-  ASSERT_TRUE(writer->exec("ROLLBACK"));
-  EXPECT_EQ(totals(*reader).rows, 2000);
+  ASSERT_TRUE(writer_->exec("BEGIN IMMEDIATE"));
+  for (int i = 0; i < 1500; ++i) insert(*writer_, 4000);
+  ASSERT_TRUE(writer_->exec("ROLLBACK"));
+  EXPECT_EQ(totals(*other_).rows, 2000);
 
-  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
-  insert(*writer, 10);
-  ASSERT_TRUE(writer->exec("COMMIT"));
-  const Totals last = totals(*reader);
+  commitRows(*writer_, 1, 10);
+  const Totals last = totals(*other_);
   EXPECT_EQ(last.rows, 2001);
   EXPECT_EQ(last.bytes, after_spill.bytes + 10);
-  EXPECT_EQ(integrity(*reader), "ok");
-  EXPECT_EQ(integrity(*writer), "ok");
+  EXPECT_EQ(integrity(*other_), "ok");
+  EXPECT_EQ(integrity(*writer_), "ok");
+}
+
+/// The -wal file object of `c`'s open write transaction, and where its log
+/// ends: the test writes frames through it as SQLite would.
+sqlite3_file* walFile(Connection& c, sqlite3_int64& end) {
+  sqlite3_file* wal = nullptr;
+  EXPECT_EQ(sqlite3_file_control(c.native(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal), SQLITE_OK);
+  EXPECT_NE(wal, nullptr);
+  if (wal != nullptr) {
+    EXPECT_EQ(wal->pMethods->xFileSize(wal, &end), SQLITE_OK);
+  }
+  return wal;
+}
+
+// Frames are gathered, and a commit frame goes to the file as soon as its
+// page is written: SQLite publishes the commit to other connections (the
+// wal-index header) right after, while it still holds the write lock, so
+// the store's readers and checkpointer on other threads may read it at once.
+TEST_F(WalWriteBufferTest, ACommitFrameIsInTheFileAsSoonAsItsPageIsWritten) {
+  const auto wal_path = std::filesystem::path(db_.string() + "-wal");
+  ASSERT_TRUE(writer_->exec("BEGIN IMMEDIATE"));
+  sqlite3_int64 end = 0;
+  sqlite3_file* wal = walFile(*writer_, end);
+  ASSERT_NE(wal, nullptr);
+  const std::string page(4096, '\x5a');
+  std::string header(24, '\0');
+  ASSERT_EQ(wal->pMethods->xWrite(wal, header.data(), 24, end), SQLITE_OK);
+  ASSERT_EQ(wal->pMethods->xWrite(wal, page.data(), 4096, end + 24), SQLITE_OK);
+  EXPECT_EQ(std::filesystem::file_size(wal_path), static_cast<std::uintmax_t>(end)) << "a frame was not gathered";
+
+  header[7] = 1;  // "database size after commit": a commit frame
+  ASSERT_EQ(wal->pMethods->xWrite(wal, header.data(), 24, end + 4120), SQLITE_OK);
+  EXPECT_EQ(std::filesystem::file_size(wal_path), static_cast<std::uintmax_t>(end));
+  ASSERT_EQ(wal->pMethods->xWrite(wal, page.data(), 4096, end + 4144), SQLITE_OK);
+  EXPECT_EQ(std::filesystem::file_size(wal_path), static_cast<std::uintmax_t>(end + 2 * 4120))
+      << "the commit frame is not in the file";
+  ASSERT_TRUE(writer_->exec("ROLLBACK"));
+
+  commitRows(*writer_, 3, 1000);
+  EXPECT_EQ(totals(*other_).rows, 3);
+  EXPECT_EQ(integrity(*other_), "ok");
 }
 
 // A transaction that rolls back may leave frames it spilled in the buffer.
@@ -136,37 +189,24 @@ TEST(WalWriteBufferTest, SpilledAndRolledBackTransactionsLeaveOnlyCommittedRows)
 // SQLite's rollback happens to read the log first (which also empties the
 // buffer) depends on its page cache, so the frames are put in the buffer
 // here through the WAL file object itself.
-TEST(WalWriteBufferTest, FramesLeftByARollbackNeverOverwriteAnotherWritersCommit) {
-  cb::test::TempDir dir;
-  const auto db = dir / "store.db";
-  auto writer = open(db, true);
-  ASSERT_TRUE(writer);
-  ASSERT_TRUE(writer->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
-  insert(*writer, 100);
-  auto other = open(db, false);
-  ASSERT_TRUE(other);
+TEST_F(WalWriteBufferTest, FramesLeftByARollbackNeverOverwriteAnotherWritersCommit) {
+  insert(*writer_, 100);
 
-  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
-  sqlite3_file* wal = nullptr;
-  ASSERT_EQ(sqlite3_file_control(writer->native(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal), SQLITE_OK);
-  ASSERT_NE(wal, nullptr);
+  ASSERT_TRUE(writer_->exec("BEGIN IMMEDIATE"));
   sqlite3_int64 end = 0;
-  ASSERT_EQ(wal->pMethods->xFileSize(wal, &end), SQLITE_OK);
+  sqlite3_file* wal = walFile(*writer_, end);
+  ASSERT_NE(wal, nullptr);
   // A spilled frame: a header that is not a commit's, then a page.
   const std::string header(24, '\0');
   const std::string page(4096, '\x5a');
   ASSERT_EQ(wal->pMethods->xWrite(wal, header.data(), 24, end), SQLITE_OK);
   ASSERT_EQ(wal->pMethods->xWrite(wal, page.data(), 4096, end + 24), SQLITE_OK);
-  ASSERT_TRUE(writer->exec("ROLLBACK"));
+  ASSERT_TRUE(writer_->exec("ROLLBACK"));
 
-  ASSERT_TRUE(other->exec("BEGIN IMMEDIATE"));
-  for (int i = 0; i < 10; ++i) insert(*other, 777);
-  ASSERT_TRUE(other->exec("COMMIT"));
-  ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
-  insert(*writer, 5);
-  ASSERT_TRUE(writer->exec("COMMIT"));
+  commitRows(*other_, 10, 777);
+  commitRows(*writer_, 1, 5);
 
-  auto fresh = open(db, false);
+  auto fresh = open(db_, false);
   ASSERT_TRUE(fresh);
   const Totals seen = totals(*fresh);
   EXPECT_EQ(seen.rows, 12);
@@ -174,40 +214,28 @@ TEST(WalWriteBufferTest, FramesLeftByARollbackNeverOverwriteAnotherWritersCommit
   EXPECT_EQ(integrity(*fresh), "ok");
 }
 
-TEST(WalWriteBufferTest, CheckpointedAndRestartedLogKeepsEveryCommit) {
-  cb::test::TempDir dir;
-  const auto db = dir / "store.db";
-  auto writer = open(db, true);
-  ASSERT_TRUE(writer);
-  ASSERT_TRUE(writer->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
-  auto reader = open(db, false);
-  ASSERT_TRUE(reader);
+TEST_F(WalWriteBufferTest, CheckpointedAndRestartedLogKeepsEveryCommit) {
   std::int64_t rows = 0;
   for (int round = 0; round < 5; ++round) {
     for (int commit = 0; commit < 20; ++commit) {
-      ASSERT_TRUE(writer->exec("BEGIN IMMEDIATE"));
-      for (int i = 0; i < 10; ++i) insert(*writer, 4096);
-      ASSERT_TRUE(writer->exec("COMMIT"));
+      commitRows(*writer_, 10, 4096);
       rows += 10;
-      ASSERT_EQ(totals(*reader).rows, rows);
+      ASSERT_EQ(totals(*other_).rows, rows);
     }
     // From another connection, as the store's checkpointer does; the next
     // commit then writes the log from its start again.
-    ASSERT_TRUE(reader->exec("PRAGMA wal_checkpoint(RESTART)"));
+    ASSERT_TRUE(other_->exec("PRAGMA wal_checkpoint(RESTART)"));
   }
-  EXPECT_EQ(integrity(*reader), "ok");
+  EXPECT_EQ(integrity(*other_), "ok");
 }
 
 // A writer killed with SIGKILL right after commits returned: each of them is
 // in the file (the page cache survives the process), none half-written.
-TEST(WalWriteBufferTest, KilledWriterLosesNoCommitThatReturned) {
-  cb::test::TempDir dir;
-  const auto db = dir / "store.db";
-  {
-    auto setup = open(db, false);
-    ASSERT_TRUE(setup);
-    ASSERT_TRUE(setup->exec("CREATE TABLE t(id INTEGER PRIMARY KEY, data BLOB)"));
-  }
+TEST_F(WalWriteBufferTest, KilledWriterLosesNoCommitThatReturned) {
+  // The child process opens its own writer; this process's connections are
+  // closed so that the child is the only one writing.
+  writer_.reset();
+  other_.reset();
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   const pid_t child = ::fork();
@@ -217,7 +245,7 @@ TEST(WalWriteBufferTest, KilledWriterLosesNoCommitThatReturned) {
     Connection::Options options;
     options.synchronous_full = false;
     options.buffer_wal_writes = true;
-    auto writer = Connection::open(db, options);
+    auto writer = Connection::open(db_, options);
     if (!writer) ::_exit(2);
     for (std::int32_t n = 1;; ++n) {
       if (!(*writer)->exec("BEGIN IMMEDIATE")) ::_exit(3);
@@ -240,13 +268,13 @@ TEST(WalWriteBufferTest, KilledWriterLosesNoCommitThatReturned) {
   ASSERT_TRUE(WIFSIGNALED(status)) << "the writer stopped by itself with status " << WEXITSTATUS(status);
   ASSERT_EQ(reported, 200);
 
-  auto reader = open(db, false);
-  ASSERT_TRUE(reader);
-  const Totals seen = totals(*reader);
+  other_ = open(db_, false);
+  ASSERT_TRUE(other_);
+  const Totals seen = totals(*other_);
   EXPECT_GE(seen.rows, 3 * reported);
   EXPECT_EQ(seen.rows % 3, 0) << "a transaction was half there";
   EXPECT_EQ(seen.bytes, seen.rows * 5000);
-  EXPECT_EQ(integrity(*reader), "ok");
+  EXPECT_EQ(integrity(*other_), "ok");
 }
 
 }  // namespace

@@ -31,9 +31,9 @@
 // The gathering relies on how SQLite writes frames, so it is switched on
 // only for the SQLite versions it was checked against (3.31 to 3.46); with
 // any other version the VFS passes writes straight through.
-// tests/store/wal_write_buffer_test.cpp checks that every commit reaches the
-// file before the committing statement returns, and that frames left by a
-// rollback never land on another writer's commit.
+// tests/store/wal_write_buffer_test.cpp checks that frames are gathered, that
+// a commit frame reaches the file as soon as its page is written, and that
+// frames left by a rollback never land on another writer's commit.
 
 namespace cb::store {
 
